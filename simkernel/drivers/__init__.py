@@ -1,0 +1,1 @@
+"""Device drivers the model needs (/dev/zero)."""

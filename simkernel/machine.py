@@ -1,0 +1,139 @@
+"""The machine: one `Kernel` object owns every piece of simulation state.
+
+Boot builds the initial user and pid namespaces, the root filesystem, the internal shmem mount, the init
+task (pid 1, uid 0, full capability sets) and procfs at /proc.  Pids, inode numbers, device numbers and the
+clock come from per-kernel counters, so the same script gives the same output, and two kernels in one
+process never touch each other.
+
+Linux: init/main.c (start_kernel, kernel_init), kernel/sysctl.c
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from attrs import define, field
+
+from simkernel.kernel.user_namespace import UserNamespace
+
+if TYPE_CHECKING:
+    from simkernel.fs.mount import MntNamespace, VfsMount
+    from simkernel.kernel.task import PidNamespace, Task
+    from simkernel.versions import VersionProfile
+
+__all__ = ["Kernel", "Sysctl", "BOOT_TIME_NS"]
+
+# 2012-01-10 23:00:00 UTC: the author date of 640708a2cff7, which added map_files.
+BOOT_TIME_NS = 1326236400 * 1_000_000_000
+CLOCK_STEP_NS = 1_000_000  # the clock advances 1 ms per syscall: deterministic, and ls -l times differ
+
+
+@define(eq=False)
+class Sysctl:
+    """The sysctls this model reads, by their /proc/sys names (dots for slashes)."""
+
+    values: dict[str, int] = field(factory=lambda: {
+        "vm.max_map_count": 65530,
+        "vm.mmap_min_addr": 4096,
+        "fs.suid_dumpable": 0,
+        "kernel.yama.ptrace_scope": 0,
+        "kernel.pid_max": 4194304,
+        "kernel.overflowuid": 65534,
+        "kernel.overflowgid": 65534,
+    })
+
+    def __getitem__(self, name: str) -> int:
+        return self.values[name]
+
+    def __setitem__(self, name: str, value: int) -> None:
+        if name not in self.values:
+            raise KeyError(f"unknown sysctl {name!r}")
+        self.values[name] = int(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+
+@define(eq=False)
+class Kernel:
+    """A booted simulated Linux kernel.
+
+    Example:
+        >>> import simkernel
+        >>> k = simkernel.Kernel()
+        >>> k.init.pid, k.init.cred.euid
+        (1, 0)
+
+    Args:
+        version: the release profile whose map_files behaviour to model (see `simkernel.VERSIONS`).
+        yama: model a kernel built with Yama (kernel.yama.ptrace_scope exists); the host here has none.
+    """
+
+    version: Any = None
+    yama: bool = False
+    sysctl: Sysctl = field(factory=Sysctl)
+    clock_ns: int = BOOT_TIME_NS
+    init_user_ns: UserNamespace = field(factory=UserNamespace.initial, repr=False)
+    init_pid_ns: PidNamespace = field(default=None, repr=False)  # type: ignore[assignment]
+    init_mnt_ns: MntNamespace = field(default=None, repr=False)  # type: ignore[assignment]
+    shm_mnt: VfsMount = field(default=None, repr=False)  # type: ignore[assignment]
+    init: Task = field(default=None, repr=False)  # type: ignore[assignment]
+    tasks: dict[int, Task] = field(factory=dict, repr=False)   # every live or zombie task by global tid
+    hooks: dict[str, Any] = field(factory=dict, repr=False)    # overridable kernel functions (patches)
+    _counters: dict[str, int] = field(factory=dict, repr=False, alias="_counters")
+    devices: dict[int, Any] = field(factory=dict, repr=False)  # char devices: rdev -> file_operations
+    lsm_hooks: list[Any] = field(factory=list, repr=False)     # security_* hook list (security/lsm.py)
+
+    def __attrs_post_init__(self) -> None:
+        from simkernel.versions import resolve_version
+        self.version = resolve_version(self.version)
+        from simkernel.init import start_kernel
+        start_kernel(self)
+
+    # -- deterministic counters -------------------------------------------------------------------
+    def next_id(self, name: str, start: int = 1) -> int:
+        """A per-kernel counter: next_id("ino") is get_next_ino(), next_id("mnt_id") numbers mounts."""
+        v = self._counters.get(name, start - 1) + 1
+        self._counters[name] = v
+        return v
+
+    def get_next_ino(self) -> int:
+        """get_next_ino(): inode numbers for pseudo filesystems (procfs pid entries, shmem). Linux: fs/inode.c"""
+        return self.next_id("ino", start=self.version.first_ino if self.version is not None else 1)
+
+    def tick(self) -> int:
+        """Advance the clock one step (called once per syscall) and return it."""
+        self.clock_ns += CLOCK_STEP_NS
+        return self.clock_ns
+
+    def current_time(self) -> int:
+        return self.clock_ns
+
+    # -- lookups -----------------------------------------------------------------------------------
+    def find_task(self, tid: int) -> Task | None:
+        """find_task_by_vpid() in the initial pid namespace: a live or zombie task, None if reaped."""
+        return self.tasks.get(tid)
+
+    def spawn(self, comm: str, uid: int = 0, gid: int = 0, groups: tuple[int, ...] | list[int] = (),
+              caps: Any = None, parent: Task | None = None) -> Task:
+        """Fork `parent` (default init), name it, and switch credentials with the kernel's own rules.
+
+        setgroups, setresgid and setresuid run as the child itself, so a non-root result ends with no
+        capabilities (cap_task_fix_setuid).  `caps=None` keeps those rules; an iterable of CAP_* numbers
+        then sets exactly those in effective and permitted (through capset, after PR_SET_KEEPCAPS-free
+        transitions this needs the caps to still be permitted, so they are applied before the uid change
+        with SECBIT_KEEP_CAPS, as `setpriv --reuid --keep-caps` would).
+        """
+        from simkernel.kernel.spawn import spawn
+        return spawn(self, comm, uid=uid, gid=gid, groups=tuple(groups), caps=caps, parent=parent)
+
+    def trace(self, *args: Any, **kwargs: Any) -> Any:
+        """Tracer hook (a later issue builds the call-graph tracer); returns None when off."""
+        return None
+
+    def might_fail(self, what: str) -> bool:
+        """Fault-injection hook: True when the caller must take its failure path (off by default)."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Kernel {self.version.name if self.version else '?'} tasks={len(self.tasks)}>"

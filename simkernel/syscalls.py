@@ -135,33 +135,33 @@ class Sys:
         return self._call("getdents64", sys_getdents64, fd, count)
 
     def mkdir(self, path: str, mode: int = 0o777) -> None:
-        from simkernel.fs.namei import do_mkdirat
+        from simkernel.fs.namei_ops import do_mkdirat
         self._call("mkdir", do_mkdirat, F.AT_FDCWD, path, mode, filename=path)
 
     def rmdir(self, path: str) -> None:
-        from simkernel.fs.namei import do_rmdir
+        from simkernel.fs.namei_ops import do_rmdir
         self._call("rmdir", do_rmdir, F.AT_FDCWD, path, filename=path)
 
     def unlink(self, path: str) -> None:
-        from simkernel.fs.namei import do_unlinkat
+        from simkernel.fs.namei_ops import do_unlinkat
         self._call("unlink", do_unlinkat, F.AT_FDCWD, path, filename=path)
 
     remove = unlink
 
     def rename(self, src: str, dst: str) -> None:
-        from simkernel.fs.namei import do_renameat2
+        from simkernel.fs.namei_ops import do_renameat2
         self._call("rename", do_renameat2, F.AT_FDCWD, src, F.AT_FDCWD, dst, 0, filename=src, filename2=dst)
 
     def link(self, src: str, dst: str) -> None:
-        from simkernel.fs.namei import do_linkat
+        from simkernel.fs.namei_ops import do_linkat
         self._call("link", do_linkat, F.AT_FDCWD, src, F.AT_FDCWD, dst, 0, filename=src, filename2=dst)
 
     def symlink(self, src: str, dst: str) -> None:
-        from simkernel.fs.namei import do_symlinkat
+        from simkernel.fs.namei_ops import do_symlinkat
         self._call("symlink", do_symlinkat, src, F.AT_FDCWD, dst, filename=src, filename2=dst)
 
     def mknod(self, path: str, mode: int = 0o600, device: int = 0) -> None:
-        from simkernel.fs.namei import do_mknodat
+        from simkernel.fs.namei_ops import do_mknodat
         self._call("mknod", do_mknodat, F.AT_FDCWD, path, mode, device, filename=path)
 
     def chmod(self, path: str, mode: int) -> None:

@@ -10,13 +10,17 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from attrs import define, field, frozen
 
+from simkernel.errors import KernelError
+from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 
 if TYPE_CHECKING:
     from simkernel.fs.super import SuperBlock
 
 __all__ = ["Inode", "InodeOperations", "Kstat", "MAY_EXEC", "MAY_WRITE", "MAY_READ", "MAY_APPEND", "MAY_ACCESS",
-           "MAY_OPEN", "MAY_CHDIR", "MAY_NOT_BLOCK", "S_PRIVATE", "S_DEAD"]
+           "MAY_OPEN", "MAY_CHDIR", "MAY_NOT_BLOCK", "S_PRIVATE", "S_DEAD", "SB_RDONLY", "new_inode",
+           "inode_init_owner", "acl_permission_check", "generic_permission", "inode_permission",
+           "inode_owner_or_capable", "generic_fillattr"]
 
 MAY_EXEC = 0x00000001
 MAY_WRITE = 0x00000002
@@ -29,6 +33,7 @@ MAY_NOT_BLOCK = 0x00000080
 
 # i_flags
 S_PRIVATE = 0x200   # inode is fs-internal (shmem kernel files)
+SB_RDONLY = 1       # super_block s_flags
 S_DEAD = 0x10       # removed, but still open directory
 
 
@@ -121,3 +126,120 @@ class Kstat:
 
     def is_dir(self) -> bool:
         return S.S_ISDIR(self.mode)
+
+
+def new_inode(sb: SuperBlock) -> Inode:
+    """new_inode(): a fresh inode on `sb`, numbered by get_next_ino(), times = now. Linux: fs/inode.c"""
+    k = sb.kernel
+    now = k.current_time()
+    return Inode(i_ino=k.get_next_ino(), i_mode=0, i_sb=sb, i_atime=now, i_mtime=now, i_ctime=now)
+
+
+def inode_init_owner(current: Any, inode: Inode, dir: Inode | None, mode: int) -> None:
+    """inode_init_owner(): owner = fsuid; group = fsgid, or the directory's group under a set-gid directory.
+
+    A new directory inherits S_ISGID from a set-gid parent.  Linux: fs/inode.c:inode_init_owner()
+    """
+    inode.i_uid = current.cred.fsuid
+    if dir is not None and dir.i_mode & S.S_ISGID:
+        inode.i_gid = dir.i_gid
+        if S.S_ISDIR(mode):
+            mode |= S.S_ISGID
+    else:
+        inode.i_gid = current.cred.fsgid
+    inode.i_mode = mode
+
+
+def acl_permission_check(current: Any, inode: Inode, mask: int) -> bool:
+    """acl_permission_check(): the owner/group/other class bits. Linux: fs/namei.c:acl_permission_check()"""
+    cred = current.cred
+    mode = inode.i_mode
+    if cred.fsuid == inode.i_uid:
+        mode >>= 6
+    elif cred.in_group_p(inode.i_gid):
+        mode >>= 3
+    return (mask & ~mode & (MAY_READ | MAY_WRITE | MAY_EXEC)) == 0
+
+
+def generic_permission(current: Any, inode: Inode, mask: int) -> None:
+    """generic_permission(): DAC bits, then CAP_DAC_READ_SEARCH / CAP_DAC_OVERRIDE over the inode's ids.
+
+    Directories: read/search is overridden by CAP_DAC_READ_SEARCH, anything by CAP_DAC_OVERRIDE.  Files:
+    read alone by CAP_DAC_READ_SEARCH; read/write by CAP_DAC_OVERRIDE; exec by CAP_DAC_OVERRIDE only when
+    some exec bit is set.
+
+    Raises:
+        KernelError(EACCES): no class bit and no capability allows `mask`.
+
+    Linux: fs/namei.c:generic_permission()
+    """
+    from simkernel.kernel.capability import capable_wrt_inode_uidgid
+    from simkernel.uapi.capability import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if acl_permission_check(current, inode, mask):
+        return
+    if S.S_ISDIR(inode.i_mode):
+        if not mask & MAY_WRITE and capable_wrt_inode_uidgid(current, inode, CAP_DAC_READ_SEARCH):
+            return
+        if capable_wrt_inode_uidgid(current, inode, CAP_DAC_OVERRIDE):
+            return
+        raise KernelError(E.EACCES, _dac_explain(current, inode, mask))
+    mask &= MAY_READ | MAY_WRITE | MAY_EXEC
+    if mask == MAY_READ and capable_wrt_inode_uidgid(current, inode, CAP_DAC_READ_SEARCH):
+        return
+    if (not mask & MAY_EXEC or inode.i_mode & S.S_IXUGO) and capable_wrt_inode_uidgid(current, inode,
+                                                                                       CAP_DAC_OVERRIDE):
+        return
+    raise KernelError(E.EACCES, _dac_explain(current, inode, mask))
+
+
+def _dac_explain(current: Any, inode: Inode, mask: int) -> str:
+    want = "".join(c for bit, c in ((MAY_READ, "r"), (MAY_WRITE, "w"), (MAY_EXEC, "x")) if mask & bit)
+    return (f"generic_permission: mode {inode.i_mode & 0o7777:04o} owner {inode.i_uid}:{inode.i_gid} does not "
+            f"grant '{want}' to fsuid {current.cred.fsuid} fsgid {current.cred.fsgid}, and the caller lacks "
+            f"CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH")
+
+
+def inode_permission(current: Any, inode: Inode, mask: int) -> None:
+    """inode_permission(): read-only checks, then ->permission or generic_permission, then the LSM hook.
+
+    Raises:
+        KernelError(EROFS): write to a read-only superblock.
+        KernelError(EACCES) or the ->permission method's errno.
+
+    Linux: fs/namei.c:inode_permission()
+    """
+    if mask & MAY_WRITE and inode.i_sb.s_flags & SB_RDONLY and (
+            S.S_ISREG(inode.i_mode) or S.S_ISDIR(inode.i_mode) or S.S_ISLNK(inode.i_mode)):
+        raise KernelError(E.EROFS)
+    if inode.i_op.permission is not None:
+        inode.i_op.permission(current, inode, mask)
+    else:
+        generic_permission(current, inode, mask)
+    from simkernel.security import lsm
+    hook = getattr(lsm, "security_inode_permission", None)
+    if hook is not None:
+        hook(current, inode, mask)
+
+
+def inode_owner_or_capable(current: Any, inode: Inode) -> bool:
+    """inode_owner_or_capable(): fsuid owns the inode, or CAP_FOWNER over its ids. Linux: fs/inode.c"""
+    from simkernel.kernel.capability import capable_wrt_inode_uidgid
+    from simkernel.uapi.capability import CAP_FOWNER
+    return current.cred.fsuid == inode.i_uid or capable_wrt_inode_uidgid(current, inode, CAP_FOWNER)
+
+
+def generic_fillattr(inode: Inode, stat: Kstat) -> None:
+    """generic_fillattr(): copy the inode's attributes into a kstat. Linux: fs/stat.c"""
+    stat.dev = inode.i_sb.s_dev
+    stat.ino = inode.i_ino
+    stat.mode = inode.i_mode
+    stat.nlink = inode.i_nlink
+    stat.uid = inode.i_uid
+    stat.gid = inode.i_gid
+    stat.rdev = inode.i_rdev
+    stat.size = inode.i_size
+    stat.atime = inode.i_atime
+    stat.mtime = inode.i_mtime
+    stat.ctime = inode.i_ctime
+    stat.blksize = 1 << inode.i_blkbits
+    stat.blocks = (inode.i_size + 511) // 512 if S.S_ISREG(inode.i_mode) else 0

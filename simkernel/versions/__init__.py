@@ -21,11 +21,14 @@ class VersionProfile:
     name: str
     release: tuple[int, ...]
     description: str = ""
-    first_ino: int = 1
+    first_ino: int = 4000   # get_next_ino() values start here (the real counter is far past 1 at boot)
     # Since the 2026 back-port of 6650527444da ("proc: protect ptrace_may_access() with exec_update_lock
     # (part 1)"): lookup parses the name first and uses mm_access(); readdir emits . and .. before the
     # permission check and treats "no mm" as an empty directory.
     map_files_exec_update_lock: bool = True
+    # The 2026 "FD links" sibling (CVE-2026-64375): readlink/follow of /proc magic links take
+    # exec_update_lock and look the task up themselves: a reaped task gives ENOENT (EACCES before).
+    proc_link_exec_update_lock: bool = True
     # Since "mm: refactor mm_access() to not return NULL" (v6.13 era): no mm -> ERR_PTR(-ESRCH).
     mm_access_esrch: bool = True
     # Since commit 3836b31c3e71 (v6.12): map_files entries are dont_mount().
@@ -45,7 +48,7 @@ _CURRENT = VersionProfile(
 
 VERSIONS: dict[str, VersionProfile] = {
     "6.18": evolve(_CURRENT, name="6.18", release=(6, 18, 0), map_files_exec_update_lock=False,
-                   description="6.18 before the 2026 exec_update_lock back-ports."),
+                   proc_link_exec_update_lock=False, description="6.18 before the 2026 exec_update_lock back-ports."),
     "6.18.44": _CURRENT,
 }
 DEFAULT_VERSION = "6.18.44"

@@ -1,0 +1,390 @@
+"""/proc/<pid>/ and /proc/<pid>/task/<tid>/: the pid_entry tables, lookup, readdir, and magic links.
+
+`TGID_BASE_STUFF` and `TID_BASE_STUFF` are declared tables like the kernel's: adding a file is one row a
+reviewer can hold against fs/proc/base.c, and a design experiment can swap one row.  map_files is in the
+thread-group table only.
+
+Linux: fs/proc/base.c
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from simkernel.errors import KernelError
+from simkernel.fs.dcache import Dentry
+from simkernel.fs.file import FileOperations
+from simkernel.fs.inode import Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
+from simkernel.fs.path import Path
+from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCESS, HIDEPID_NOT_PTRACEABLE, LNK,
+                                        PID_DENTRY_OPERATIONS, PROC_I, REG, PidEntry, ProcFsInfo, get_proc_task,
+                                        instantiate_into, proc_fill_cache, proc_pid_make_inode, proc_setattr,
+                                        task_dump_owner)
+from simkernel.fs.readdir import dir_emit_dots
+from simkernel.uapi import errno as E
+from simkernel.uapi import stat as S
+
+if TYPE_CHECKING:
+    from simkernel.fs.file import File
+    from simkernel.fs.namei import NameiData
+    from simkernel.kernel.task import Task
+
+__all__ = ["TGID_BASE_STUFF", "TID_BASE_STUFF", "has_pid_permissions", "proc_pid_permission", "pid_getattr",
+           "proc_pid_get_link", "proc_pid_readlink", "call_proc_get_link", "proc_pid_instantiate",
+           "proc_task_instantiate", "proc_pident_lookup", "proc_pident_readdir", "PROC_PID_LINK_INODE_OPERATIONS",
+           "proc_exe_link", "proc_cwd_link", "proc_root_link"]
+
+
+def proc_sb_info(inode: Inode) -> ProcFsInfo:
+    return inode.i_sb.s_fs_info
+
+
+def has_pid_permissions(current: Task, fs_info: ProcFsInfo, task: Task, hide_pid_min: int) -> bool:
+    """has_pid_permissions(): hidepid= and gid= of this proc mount.
+
+    Linux: fs/proc/base.c:has_pid_permissions()
+    """
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+    if fs_info.hide_pid == HIDEPID_NOT_PTRACEABLE:
+        return ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS)
+    if fs_info.hide_pid < hide_pid_min:
+        return True
+    if current.cred.in_group_p(fs_info.pid_gid):
+        return True
+    return ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS)
+
+
+def proc_pid_permission(current: Task, inode: Inode, mask: int) -> None:
+    """proc_pid_permission(): hidepid first (EPERM, or ENOENT with hidepid=invisible), then DAC.
+
+    Raises:
+        KernelError(ESRCH): the task is gone.  KernelError(EPERM)/(ENOENT): hidepid.  KernelError(EACCES).
+
+    Linux: fs/proc/base.c:proc_pid_permission()
+    """
+    fs_info = proc_sb_info(inode)
+    task = get_proc_task(inode)
+    if task is None:
+        raise KernelError(E.ESRCH)
+    if not has_pid_permissions(current, fs_info, task, HIDEPID_NO_ACCESS):
+        if fs_info.hide_pid == HIDEPID_INVISIBLE:
+            raise KernelError(E.ENOENT, "hidepid=invisible: the process is not ptrace-readable")
+        raise KernelError(E.EPERM, "hidepid=noaccess: the process is not ptrace-readable")
+    generic_permission(current, inode, mask)
+
+
+def pid_getattr(current: Task, path: Path, stat: Kstat) -> None:
+    """pid_getattr(): owner per task_dump_owner; invisible pids give ENOENT. Linux: fs/proc/base.c"""
+    inode = path.dentry.d_inode
+    generic_fillattr(inode, stat)
+    stat.uid = stat.gid = 0
+    task = get_proc_task(inode)
+    if task is not None:
+        if not has_pid_permissions(current, proc_sb_info(inode), task, HIDEPID_INVISIBLE):
+            raise KernelError(E.ENOENT)
+        stat.uid, stat.gid = task_dump_owner(task, inode.i_mode)
+
+
+# -- magic links ---------------------------------------------------------------------------------------
+
+def call_proc_get_link(current: Task, dentry: Dentry, inode: Inode) -> Path:
+    """The checks in front of every /proc magic link (fd/N, exe, cwd, root, map_files/R).
+
+    2026 form (CVE-2026-64375 "FD links"): the task (ENOENT if reaped), exec_update_lock killable (EINTR),
+    PTRACE_MODE_READ_FSCREDS (EACCES), then the entry's proc_get_link.  Before: proc_fd_access_allowed()
+    — a gone task or a failed ptrace check both EACCES.
+
+    Linux: fs/proc/base.c:proc_fd_access_allowed(), proc_pid_get_link(), proc_pid_readlink()
+    """
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+    task = get_proc_task(inode)
+    get_link = PROC_I(inode).proc_get_link
+    assert get_link is not None
+    if current.kernel.version.proc_link_exec_update_lock:
+        if task is None:
+            raise KernelError(E.ENOENT, "the process is gone")
+        lock = task.signal.exec_update_lock
+        lock.down_read_killable(current)
+        try:
+            if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
+                raise KernelError(E.EACCES, "ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied")
+            return get_link(current, dentry, task)
+        finally:
+            lock.up_read()
+    if task is None or not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
+        raise KernelError(E.EACCES, "proc_fd_access_allowed(): the task is gone or not ptrace-readable")
+    return get_link(current, dentry, task)
+
+
+def proc_pid_get_link(current: Task, dentry: Dentry | None, inode: Inode, nd: NameiData | None) -> None:
+    """proc_pid_get_link(): check, find the target, and jump the walk onto it. Linux: fs/proc/base.c"""
+    from simkernel.fs.namei import nd_jump_link
+    assert dentry is not None and nd is not None, "RCU-walk is not modelled"
+    path = call_proc_get_link(current, dentry, inode)
+    nd_jump_link(nd, path)
+    return None
+
+
+def proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
+    """proc_pid_readlink(): d_path() of the target from the reader's root, cut to buflen (no NUL).
+
+    Linux: fs/proc/base.c:proc_pid_readlink(), do_proc_readlink()
+    """
+    from simkernel.fs.d_path import d_path
+    path = call_proc_get_link(current, dentry, dentry.d_inode)
+    text = d_path(path, current.fs.root)
+    return text.encode("utf-8", "surrogateescape")[:buflen]
+
+
+def proc_exe_link(current: Task, dentry: Dentry, task: Task) -> Path:
+    """proc_exe_link(): the mm's exe_file. Raises KernelError(ENOENT). Linux: fs/proc/base.c"""
+    mm = task.mm
+    if mm is None or mm.exe_file is None:
+        raise KernelError(E.ENOENT)
+    return mm.exe_file.f_path
+
+
+def proc_cwd_link(current: Task, dentry: Dentry, task: Task) -> Path:
+    """proc_cwd_link(): task->fs->pwd. Raises KernelError(ENOENT) after exit. Linux: fs/proc/base.c"""
+    if task.fs is None:
+        raise KernelError(E.ENOENT)
+    return task.fs.pwd
+
+
+def proc_root_link(current: Task, dentry: Dentry, task: Task) -> Path:
+    """proc_root_link(): task->fs->root. Linux: fs/proc/base.c"""
+    if task.fs is None:
+        raise KernelError(E.ENOENT)
+    return task.fs.root
+
+
+PROC_PID_LINK_INODE_OPERATIONS = InodeOperations(readlink=proc_pid_readlink, get_link=proc_pid_get_link,
+                                                 setattr=proc_setattr)
+
+
+# -- table-driven directories --------------------------------------------------------------------------
+
+def proc_pident_instantiate(dentry: Dentry, task: Task, p: PidEntry) -> Dentry:
+    """proc_pident_instantiate(): an inode for one table row. Linux: fs/proc/base.c"""
+    inode = proc_pid_make_inode(dentry.d_sb, task, p.mode)
+    if S.S_ISDIR(p.mode):
+        inode.i_nlink = 2
+    if p.iop is not None:
+        inode.i_op = p.iop
+    if p.fop is not None:
+        inode.i_fop = p.fop
+    if p.get_link is not None:
+        inode.i_op = PROC_PID_LINK_INODE_OPERATIONS
+        PROC_I(inode).proc_get_link = p.get_link
+    PROC_I(inode).entry = p
+    return instantiate_into(dentry, inode, PID_DENTRY_OPERATIONS)
+
+
+def proc_pident_lookup(current: Task, dir: Inode, dentry: Dentry, ents: tuple[PidEntry, ...]) -> Dentry:
+    """proc_pident_lookup(): one row by exact name. Raises KernelError(ENOENT). Linux: fs/proc/base.c"""
+    task = get_proc_task(dir)
+    if task is None:
+        raise KernelError(E.ENOENT)
+    for p in ents:
+        if p.name == dentry.d_name:
+            return proc_pident_instantiate(dentry, task, p)
+    raise KernelError(E.ENOENT)
+
+
+def proc_pident_readdir(current: Task, file: File, ctx: Any, ents: tuple[PidEntry, ...]) -> None:
+    """proc_pident_readdir(): dots, then the table rows from ctx.pos - 2. Linux: fs/proc/base.c"""
+    task = get_proc_task(file.f_inode)
+    if task is None:
+        raise KernelError(E.ENOENT)
+    if not dir_emit_dots(file, ctx):
+        return
+    for i in range(ctx.pos - 2, len(ents)):
+        p = ents[i]
+        if not proc_fill_cache(current, file, ctx, p.name, lambda d, p=p: proc_pident_instantiate(d, task, p)):
+            return
+        ctx.pos += 1
+
+
+def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
+    raise KernelError(E.EISDIR)
+
+
+def _llseek(current: Task, file: File, offset: int, whence: int) -> int:
+    from simkernel.fs.ramfs import generic_file_llseek
+    return generic_file_llseek(current, file, offset, whence)
+
+
+def _seq_read(show: Callable[[Task, Task], str]) -> Callable[..., bytes]:
+    """seq_read() over a show function rendering the whole file; each read renders again."""
+    def read(current: Task, file: File, count: int, pos: int) -> bytes:
+        task = get_proc_task(file.f_inode)
+        if task is None:
+            return b""
+        return show(current, task, file).encode("utf-8", "surrogateescape")[pos:pos + count]
+    return read
+
+
+def _single_open(check: Callable[..., None] | None) -> Callable[..., None]:
+    def open_(current: Task, inode: Inode, file: File) -> None:
+        task = get_proc_task(inode)
+        if task is None:
+            raise KernelError(E.ESRCH)
+        if check is not None:
+            file.private_data = check(current, task)
+    return open_
+
+
+def _reg(name: str, mode: int, show: Callable[..., str], open_check: Callable[..., Any] | None = None,
+         write: Callable[..., int] | None = None) -> PidEntry:
+    fop = FileOperations(open=_single_open(open_check), read=_seq_read(show), llseek=_llseek, write=write)
+    return REG(name, mode, fop, show)
+
+
+def _comm_show(current: Task, task: Task, file: File) -> str:
+    return task.comm + "\n"
+
+
+def _comm_write(current: Task, file: File, data: bytes, pos: int) -> int:
+    """comm_write(): same thread group only (EINVAL otherwise). Linux: fs/proc/base.c"""
+    from simkernel.kernel.task import same_thread_group
+    task = get_proc_task(file.f_inode)
+    if task is None:
+        raise KernelError(E.ESRCH)
+    if not same_thread_group(current, task):
+        raise KernelError(E.EINVAL)
+    task.comm = data.decode("utf-8", "replace").split("\n", 1)[0][:15]
+    return len(data)
+
+
+def _maps_entry() -> PidEntry:
+    from simkernel.fs.proc.task_mmu import proc_maps_open_check, show_maps
+    return _reg("maps", S.S_IRUGO, show_maps, proc_maps_open_check)
+
+
+def _status_entry() -> PidEntry:
+    from simkernel.fs.proc.array import proc_pid_status
+    return _reg("status", S.S_IRUGO, proc_pid_status)
+
+
+def _dir_fd() -> PidEntry:
+    from simkernel.fs.proc.fd import PROC_FD_INODE_OPERATIONS, PROC_FD_OPERATIONS
+    return DIR("fd", S.S_IRUSR | S.S_IXUSR, PROC_FD_INODE_OPERATIONS, PROC_FD_OPERATIONS)
+
+
+def _dir_map_files() -> PidEntry:
+    from simkernel.fs.proc.map_files import PROC_MAP_FILES_INODE_OPERATIONS, PROC_MAP_FILES_OPERATIONS
+    return DIR("map_files", S.S_IRUSR | S.S_IXUSR, PROC_MAP_FILES_INODE_OPERATIONS, PROC_MAP_FILES_OPERATIONS)
+
+
+def _task_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int) -> Dentry:
+    """proc_task_lookup(): a tid of this thread group. Raises KernelError(ENOENT). Linux: fs/proc/base.c"""
+    from simkernel.fs.proc.fd import name_to_int
+    from simkernel.kernel.task import same_thread_group
+    leader = get_proc_task(dir)
+    if leader is None:
+        raise KernelError(E.ENOENT)
+    tid = name_to_int(dentry.d_name)
+    if tid < 0:
+        raise KernelError(E.ENOENT)
+    ns = proc_sb_info(dir).pid_ns
+    pid = ns.pid_hash.get(tid)
+    task = pid.task if pid is not None else None
+    if task is None or not same_thread_group(leader, task):
+        raise KernelError(E.ENOENT)
+    return proc_task_instantiate(dentry, task)
+
+
+def _task_readdir(current: Task, file: File, ctx: Any) -> None:
+    """proc_task_readdir(): dots, then each thread's tid (leader first). Linux: fs/proc/base.c"""
+    leader = get_proc_task(file.f_inode)
+    if leader is None:
+        raise KernelError(E.ENOENT)
+    if not dir_emit_dots(file, ctx):
+        return
+    ns = proc_sb_info(file.f_inode).pid_ns
+    threads = sorted(leader.signal.threads, key=lambda t: (t is not t.group_leader, t.pid))
+    for i in range(ctx.pos - 2, len(threads)):
+        t = threads[i]
+        if not proc_fill_cache(current, file, ctx, str(t.thread_pid.nr_ns(ns)),
+                               lambda d, t=t: proc_task_instantiate(d, t)):
+            return
+        ctx.pos += 1
+
+
+def _task_dir() -> PidEntry:
+    iop = InodeOperations(lookup=_task_lookup, getattr=pid_getattr, permission=proc_pid_permission,
+                          setattr=proc_setattr)
+    fop = FileOperations(read=_read_dir, iterate_shared=_task_readdir, llseek=_llseek)
+    return DIR("task", S.S_IRUGO | S.S_IXUGO, iop, fop)
+
+
+def _build_tables() -> tuple[tuple[PidEntry, ...], tuple[PidEntry, ...]]:
+    """tgid_base_stuff[] and tid_base_stuff[], in the kernel's relative order."""
+    fd, maps, status = _dir_fd(), _maps_entry(), _status_entry()
+    comm = _reg("comm", S.S_IRUGO | S.S_IWUSR, _comm_show, write=_comm_write)
+    cwd, root, exe = LNK("cwd", proc_cwd_link), LNK("root", proc_root_link), LNK("exe", proc_exe_link)
+    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe)
+    tid = (fd, status, comm, maps, cwd, root, exe)
+    return tgid, tid
+
+
+TGID_BASE_STUFF, TID_BASE_STUFF = _build_tables()
+
+
+def _ents(inode: Inode) -> tuple[PidEntry, ...]:
+    return inode.i_private.entry
+
+
+def _base_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int) -> Dentry:
+    return proc_pident_lookup(current, dir, dentry, _ents(dir))
+
+
+def _base_readdir(current: Task, file: File, ctx: Any) -> None:
+    proc_pident_readdir(current, file, ctx, _ents(file.f_inode))
+
+
+PROC_TGID_BASE_INODE_OPERATIONS = InodeOperations(lookup=_base_lookup, getattr=pid_getattr,
+                                                  setattr=proc_setattr, permission=proc_pid_permission)
+PROC_TGID_BASE_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=_base_readdir, llseek=_llseek)
+
+
+def _instantiate_pid_dir(dentry: Dentry, task: Task, ents: tuple[PidEntry, ...]) -> Dentry:
+    inode = proc_pid_make_inode(dentry.d_sb, task, S.S_IFDIR | S.S_IRUGO | S.S_IXUGO)
+    inode.i_op = PROC_TGID_BASE_INODE_OPERATIONS
+    inode.i_fop = PROC_TGID_BASE_OPERATIONS
+    inode.i_nlink = 2 + sum(1 for p in ents if S.S_ISDIR(p.mode))
+    PROC_I(inode).entry = ents
+    return instantiate_into(dentry, inode, PID_DENTRY_OPERATIONS)
+
+
+def proc_pid_instantiate(dentry: Dentry, task: Task) -> Dentry:
+    """proc_pid_instantiate(): /proc/<pid>, built from tgid_base_stuff. Linux: fs/proc/base.c"""
+    return _instantiate_pid_dir(dentry, task, TGID_BASE_STUFF)
+
+
+def proc_task_instantiate(dentry: Dentry, task: Task) -> Dentry:
+    """proc_task_instantiate(): /proc/<pid>/task/<tid>, built from tid_base_stuff. Linux: fs/proc/base.c"""
+    return _instantiate_pid_dir(dentry, task, TID_BASE_STUFF)
+
+
+def proc_pid_lookup(current: Task, dentry: Dentry) -> Dentry | None:
+    """proc_pid_lookup(): any tid visible in this mount's pid namespace; None when the name is no number.
+
+    Raises:
+        KernelError(ENOENT): no such task, or hidepid=ptraceable and not ptrace-readable (v5.8+).
+
+    Linux: fs/proc/base.c:proc_pid_lookup()
+    """
+    from simkernel.fs.proc.fd import name_to_int
+    tgid = name_to_int(dentry.d_name)
+    if tgid < 0:
+        return None
+    fs_info: ProcFsInfo = dentry.d_sb.s_fs_info
+    pid = fs_info.pid_ns.pid_hash.get(tgid)
+    task = pid.task if pid is not None else None
+    if task is None:
+        raise KernelError(E.ENOENT)
+    if fs_info.hide_pid == HIDEPID_NOT_PTRACEABLE and not has_pid_permissions(current, fs_info, task,
+                                                                                HIDEPID_INVISIBLE):
+        raise KernelError(E.ENOENT)
+    return proc_pid_instantiate(dentry, task)

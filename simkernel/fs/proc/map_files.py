@@ -1,0 +1,340 @@
+"""/proc/<pid>/map_files/: one symlink per file-backed VMA, named "<start>-<end>" in lowercase hex.
+
+Added by commit 640708a2cff7 (v3.3, Pavel Emelyanov) for checkpoint/restore.  This module follows the
+release this machine runs (6.18.44 with the 2026 exec_update_lock back-ports); the behaviour of older
+releases is selected by switches of `kernel.version` (simkernel/versions).
+
+Who may do what (current releases):
+  * reach the directory: DAC on the 0500 directory owned by task_dump_owner(), or be in the same thread
+    group (proc_fd_permission);
+  * list / lstat / readlink: additionally PTRACE_MODE_READ_FSCREDS on the target (mm_access);
+  * follow (open, stat, chdir through the link): additionally CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in
+    the initial user namespace, checked first in ->get_link (EPERM).
+
+Linux: fs/proc/base.c (map_files section: dname_to_vma_addr, map_files_d_revalidate, map_files_get_link,
+proc_map_files_get_link, proc_map_files_instantiate, proc_map_files_lookup, proc_map_files_readdir)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simkernel.errors import KernelError
+from simkernel.fs.dcache import Dentry, DentryOperations, dont_mount
+from simkernel.fs.file import FMODE_READ, FMODE_WRITE, FileOperations
+from simkernel.fs.inode import Inode, InodeOperations
+from simkernel.fs.proc.internal import (get_proc_task, instantiate_into, pid_delete_dentry, proc_fill_cache,
+                                        proc_pid_make_inode, proc_setattr, task_dump_owner, PROC_I)
+from simkernel.fs.readdir import dir_emit_dots
+from simkernel.fs.path import Path
+from simkernel.uapi import errno as E
+from simkernel.uapi import stat as S
+
+if TYPE_CHECKING:
+    from simkernel.fs.file import File
+    from simkernel.fs.namei import NameiData
+    from simkernel.kernel.task import Task
+    from simkernel.mm.mm_types import MmStruct
+
+__all__ = ["dname_to_vma_addr", "map_files_d_revalidate", "map_files_get_link", "proc_map_files_get_link",
+           "proc_map_files_instantiate", "proc_map_files_lookup", "proc_map_files_readdir",
+           "PROC_MAP_FILES_INODE_OPERATIONS", "PROC_MAP_FILES_OPERATIONS",
+           "PROC_MAP_FILES_LINK_INODE_OPERATIONS", "TID_MAP_FILES_DENTRY_OPERATIONS", "BITS_PER_LONG"]
+
+BITS_PER_LONG = 64
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _parse_hex(s: str, i: int) -> tuple[int, int]:
+    """_parse_integer(base 16): (value, index after the digits); zero digits are allowed. Raises on overflow."""
+    j = i
+    while j < len(s) and s[j] in _HEX:
+        j += 1
+    value = int(s[i:j], 16) if j > i else 0
+    if value >= 1 << BITS_PER_LONG:
+        raise ValueError("overflow")
+    return value, j
+
+
+def dname_to_vma_addr(name: str) -> tuple[int, int] | None:
+    """dname_to_vma_addr(): the strict "%lx-%lx" parser (v4.16+, leading zeros refused since v4.17).
+
+    Returns (start, end) or None (the callers turn None into ENOENT).
+
+    Examples:
+        "400000-452000" -> (0x400000, 0x452000);  "7F00-7F01" -> (0x7f00, 0x7f01) (uppercase is fine);
+        "0-1000" -> (0, 0x1000) (a lone 0 is no leading zero);  "0400000-452000", " 1-2", "1-2 ", "0x1-2",
+        "+1-2", "1--2", "1-", "12", "1-2z", 17-digit numbers -> None.
+        "-1000" parses as start 0 (zero digits are allowed) and matches no VMA.
+
+    Linux: fs/proc/base.c:dname_to_vma_addr()
+    """
+    s = name
+    if len(s) > 1 and s[0] == "0" and s[1] != "-":
+        return None
+    try:
+        start, i = _parse_hex(s, 0)
+        if i >= len(s) or s[i] != "-":
+            return None
+        i += 1
+        if i + 1 < len(s) and s[i] == "0":
+            return None
+        end, j = _parse_hex(s, i)
+    except ValueError:
+        return None
+    if j != len(s):
+        return None
+    return start, end
+
+
+def _mmput(mm: MmStruct) -> None:
+    from simkernel.mm.mmap import mmput
+    mmput(mm)
+
+
+def _get_mm(current: Task, task: Task) -> MmStruct | None:
+    """The mm to read: mm_access() in the 2026 form; ptrace check + get_task_mm() before."""
+    from simkernel.kernel.fork import get_task_mm, mm_access
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
+    if current.kernel.version.map_files_exec_update_lock:
+        return mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+    return get_task_mm(task)
+
+
+def map_files_d_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
+    """map_files_d_revalidate(): valid while the task, access to its mm and the exact VMA all exist.
+
+    Refreshes the owner (task_dump_owner), never the mode.  Returns False ("look it up again") for a gone
+    task, a denied or missing mm, a malformed name or a vanished VMA; the re-lookup then reports the errno.
+
+    Raises:
+        KernelError(EINTR): fatal signal while waiting for the mmap lock (aborts the walk, v5.3+).
+
+    Linux: fs/proc/base.c:map_files_d_revalidate()
+    """
+    from simkernel.kernel.fork import mm_access
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
+    from simkernel.mm.vma import find_exact_vma
+    inode = dentry.d_inode
+    task = get_proc_task(inode)
+    if task is None:
+        return False
+    try:
+        mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+    except KernelError:
+        return False
+    if mm is None:
+        return False
+    exists = False
+    try:
+        addr = dname_to_vma_addr(dentry.d_name)
+        if addr is not None:
+            mm.mmap_lock.down_read_killable(current)
+            try:
+                exists = find_exact_vma(mm, addr[0], addr[1]) is not None
+            finally:
+                mm.mmap_lock.up_read()
+    finally:
+        _mmput(mm)
+    if exists:
+        inode.i_uid, inode.i_gid = task_dump_owner(task, 0)
+        return True
+    return False
+
+
+def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
+    """map_files_get_link(): the path of the file mapped at exactly this range (proc_get_link op).
+
+    Raises:
+        KernelError(ENOENT): no mm, or no VMA with this exact range and a file.
+        KernelError(EINTR): fatal signal while waiting for the mmap lock.
+
+    Linux: fs/proc/base.c:map_files_get_link()
+    """
+    from simkernel.kernel.fork import get_task_mm
+    from simkernel.mm.vma import find_exact_vma
+    mm = get_task_mm(task)
+    if mm is None:
+        raise KernelError(E.ENOENT, "map_files: the task has no mm")
+    try:
+        addr = dname_to_vma_addr(dentry.d_name)
+        if addr is None:  # unreachable: the name was checked at lookup
+            raise KernelError(E.EINVAL)
+        mm.mmap_lock.down_read_killable(current)
+        try:
+            vma = find_exact_vma(mm, addr[0], addr[1])
+            if vma is None or vma.vm_file is None:
+                raise KernelError(E.ENOENT, f"map_files: no file mapping {dentry.d_name} any more")
+            return vma.vm_file.f_path   # file_user_path(): the user-visible path (v6.8+)
+        finally:
+            mm.mmap_lock.up_read()
+    finally:
+        _mmput(mm)
+
+
+def proc_map_files_get_link(current: Task, dentry: Dentry | None, inode: Inode, nd: NameiData | None) -> None:
+    """proc_map_files_get_link(): following needs a capability in the initial user namespace, first.
+
+    CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE (v5.9+, commit 12886f8ab10c); CAP_SYS_ADMIN alone in 4.3-5.8
+    (commit bdb4d100afe9).  The reason (the kernel's own comment): following would bypass the permission
+    checks of the mapped file's ancestor directories.  Then the generic magic-link jump.
+
+    Raises:
+        KernelError(EPERM): the capability is missing.   Then proc_pid_get_link()'s errors.
+
+    Linux: fs/proc/base.c:proc_map_files_get_link()
+    """
+    from simkernel.fs.proc.base import proc_pid_get_link
+    from simkernel.kernel.capability import capable, checkpoint_restore_ns_capable
+    from simkernel.uapi.capability import CAP_SYS_ADMIN
+    k = current.kernel
+    if k.version.checkpoint_restore_cap:
+        ok = checkpoint_restore_ns_capable(current, k.init_user_ns)
+        need = "CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE"
+    else:
+        ok = capable(current, CAP_SYS_ADMIN)
+        need = "CAP_SYS_ADMIN"
+    if not ok:
+        raise KernelError(E.EPERM, f"following a map_files link needs {need} in the initial user namespace")
+    return proc_pid_get_link(current, dentry, inode, nd)
+
+
+def proc_map_files_instantiate(dentry: Dentry, task: Task, fmode: int) -> Dentry:
+    """proc_map_files_instantiate(): a symlink inode, mode from the mapped file's f_mode (0400/0600),
+    size 64, owner per task_dump_owner(); unmountable since v6.12 (commit 3836b31c3e71).
+
+    Linux: fs/proc/base.c:proc_map_files_instantiate()
+    """
+    mode = S.S_IFLNK | (S.S_IRUSR if fmode & FMODE_READ else 0) | (S.S_IWUSR if fmode & FMODE_WRITE else 0)
+    inode = proc_pid_make_inode(dentry.d_sb, task, mode)
+    PROC_I(inode).proc_get_link = map_files_get_link
+    inode.i_op = PROC_MAP_FILES_LINK_INODE_OPERATIONS
+    inode.i_size = 64
+    if task.kernel.version.map_files_dont_mount:
+        dont_mount(dentry)
+    return instantiate_into(dentry, inode, TID_MAP_FILES_DENTRY_OPERATIONS)
+
+
+def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int) -> Dentry | None:
+    """proc_map_files_lookup(): a name becomes an entry only for a VMA of exactly that range with a file.
+
+    Order (6.18.44): task gone (ENOENT); the name must parse (ENOENT) *before* any permission check;
+    mm_access (EINTR, ESRCH without mm, EACCES); the killable mmap lock (EINTR); find_exact_vma and its
+    vm_file (ENOENT).  Before the 2026 back-port: task; ptrace check (EACCES); name; get_task_mm (ENOENT).
+
+    Linux: fs/proc/base.c:proc_map_files_lookup()
+    """
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+    from simkernel.mm.vma import find_exact_vma
+    task = get_proc_task(dir)
+    if task is None:
+        raise KernelError(E.ENOENT, "map_files: the process is gone")
+    new_order = current.kernel.version.map_files_exec_update_lock
+    if not new_order and not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
+        raise KernelError(E.EACCES, "map_files lookup: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied")
+    addr = dname_to_vma_addr(dentry.d_name)
+    if addr is None:
+        raise KernelError(E.ENOENT, f"map_files: {dentry.d_name!r} is not a well-formed start-end name")
+    mm = _get_mm(current, task)
+    if mm is None:
+        raise KernelError(E.ENOENT, "map_files: the task has no mm")
+    try:
+        mm.mmap_lock.down_read_killable(current)
+        try:
+            vma = find_exact_vma(mm, addr[0], addr[1])
+            if vma is None:
+                raise KernelError(E.ENOENT, f"map_files: no VMA spans exactly {dentry.d_name}")
+            if vma.vm_file is None:
+                raise KernelError(E.ENOENT, f"map_files: the VMA {dentry.d_name} is anonymous")
+            fmode = vma.vm_file.f_mode
+        finally:
+            mm.mmap_lock.up_read()
+        return proc_map_files_instantiate(dentry, task, fmode)
+    finally:
+        _mmput(mm)
+
+
+def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
+    """proc_map_files_readdir(): ".", "..", then "%lx-%lx" for each file-backed VMA in address order.
+
+    Two passes: the ranges and f_modes are collected under the mmap lock, and emitted (which may fault
+    and take the mmap lock again) after dropping it.  Position k+1 names the k-th file-backed VMA of the
+    *current* list, so VMAs that appear or vanish between two getdents calls shift entries (skips and
+    repeats are possible).  Since the 2026 back-port "." and ".." come before the permission check, and
+    a task without mm lists as empty.
+
+    Raises:
+        KernelError(ENOENT): the task was reaped.  KernelError(EACCES): mm_access denied.
+        KernelError(EINTR): fatal signal while waiting for a lock.
+
+    Linux: fs/proc/base.c:proc_map_files_readdir()
+    """
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+    task = get_proc_task(file.f_inode)
+    if task is None:
+        raise KernelError(E.ENOENT, "map_files: the process is gone")
+    new_order = current.kernel.version.map_files_exec_update_lock
+    if not new_order and not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
+        raise KernelError(E.EACCES, "map_files readdir: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied")
+    if not dir_emit_dots(file, ctx):
+        return
+    try:
+        mm = _get_mm(current, task)
+    except KernelError as err:
+        if err.errno == E.ESRCH:
+            return
+        raise
+    if mm is None:
+        return
+    items: list[tuple[int, int, int]] = []
+    try:
+        mm.mmap_lock.down_read_killable(current)
+        try:
+            pos = 2
+            for vma in mm:
+                if vma.vm_file is None:
+                    continue
+                pos += 1
+                if pos <= ctx.pos:
+                    continue
+                items.append((vma.vm_start, vma.vm_end, vma.vm_file.f_mode))
+        finally:
+            mm.mmap_lock.up_read()
+    finally:
+        _mmput(mm)
+    for start, end, fmode in items:
+        name = f"{start:x}-{end:x}"
+        if not proc_fill_cache(current, file, ctx, name,
+                               lambda d, m=fmode: proc_map_files_instantiate(d, task, m)):
+            break
+        ctx.pos += 1
+
+
+def _generic_read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
+    """generic_read_dir(): read(2) on a directory. Linux: fs/libfs.c"""
+    raise KernelError(E.EISDIR)
+
+
+def _proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:
+    from simkernel.fs.proc.fd import proc_fd_permission
+    proc_fd_permission(current, inode, mask)
+
+
+def _proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
+    from simkernel.fs.proc.base import proc_pid_readlink
+    return proc_pid_readlink(current, dentry, buflen)
+
+
+def _llseek(current: Task, file: File, offset: int, whence: int) -> int:
+    from simkernel.fs.ramfs import generic_file_llseek
+    return generic_file_llseek(current, file, offset, whence)
+
+
+PROC_MAP_FILES_INODE_OPERATIONS = InodeOperations(lookup=proc_map_files_lookup, permission=_proc_fd_permission,
+                                                  setattr=proc_setattr)
+PROC_MAP_FILES_OPERATIONS = FileOperations(read=_generic_read_dir, iterate_shared=proc_map_files_readdir,
+                                           llseek=_llseek)
+PROC_MAP_FILES_LINK_INODE_OPERATIONS = InodeOperations(readlink=_proc_pid_readlink,
+                                                       get_link=proc_map_files_get_link, setattr=proc_setattr)
+TID_MAP_FILES_DENTRY_OPERATIONS = DentryOperations(d_revalidate=map_files_d_revalidate,
+                                                   d_delete=pid_delete_dentry)

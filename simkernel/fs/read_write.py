@@ -1,0 +1,90 @@
+"""read(2), write(2), pread64(2), lseek(2).
+
+Linux: fs/read_write.c
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simkernel.errors import KernelError
+from simkernel.fs.file import FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_PATH, FMODE_READ, FMODE_WRITE, File
+from simkernel.uapi import errno as E
+from simkernel.uapi import stat as S
+
+if TYPE_CHECKING:
+    from simkernel.kernel.task import Task
+
+__all__ = ["ksys_read", "ksys_write", "ksys_pread64", "ksys_lseek", "vfs_read", "vfs_write"]
+
+MAX_RW_COUNT = 0x7FFFF000
+
+
+def _fdget(current: Task, fd: int) -> File:
+    f = current.files.fget(fd) if current.files is not None else None
+    if f is None or f.f_mode & FMODE_PATH:
+        raise KernelError(E.EBADF)
+    return f
+
+
+def vfs_read(current: Task, file: File, count: int, pos: int) -> bytes:
+    """vfs_read(): EBADF unless open for reading, EISDIR for directories, EINVAL without ->read.
+
+    Linux: fs/read_write.c:vfs_read()
+    """
+    if not file.f_mode & FMODE_READ:
+        raise KernelError(E.EBADF)
+    if not file.f_mode & FMODE_CAN_READ or file.f_op.read is None:
+        raise KernelError(E.EISDIR if S.S_ISDIR(file.f_inode.i_mode) else E.EINVAL)
+    if count < 0:
+        raise KernelError(E.EINVAL)
+    return file.f_op.read(current, file, min(count, MAX_RW_COUNT), pos)
+
+
+def vfs_write(current: Task, file: File, data: bytes, pos: int) -> int:
+    """vfs_write(): EBADF unless open for writing, EINVAL without ->write. Linux: fs/read_write.c"""
+    if not file.f_mode & FMODE_WRITE:
+        raise KernelError(E.EBADF)
+    if not file.f_mode & FMODE_CAN_WRITE or file.f_op.write is None:
+        raise KernelError(E.EINVAL)
+    return file.f_op.write(current, file, data, pos)
+
+
+def ksys_read(current: Task, fd: int, count: int) -> bytes:
+    """read(2): from f_pos, which advances. Linux: fs/read_write.c:ksys_read()"""
+    f = _fdget(current, fd)
+    data = vfs_read(current, f, count, f.f_pos)
+    f.f_pos += len(data)
+    return data
+
+
+def ksys_write(current: Task, fd: int, data: bytes) -> int:
+    """write(2): at f_pos (end with O_APPEND), which advances. Linux: fs/read_write.c:ksys_write()"""
+    from simkernel.uapi.fcntl import O_APPEND
+    f = _fdget(current, fd)
+    n = vfs_write(current, f, data, f.f_pos)
+    f.f_pos = f.f_inode.i_size if f.f_flags & O_APPEND else f.f_pos + n
+    return n
+
+
+def ksys_pread64(current: Task, fd: int, count: int, pos: int) -> bytes:
+    """pread64(2): EINVAL for a negative offset, ESPIPE when the file cannot seek. Linux: fs/read_write.c"""
+    f = _fdget(current, fd)
+    if pos < 0:
+        raise KernelError(E.EINVAL)
+    if f.f_op.llseek is None and not S.S_ISREG(f.f_inode.i_mode):
+        raise KernelError(E.ESPIPE)
+    return vfs_read(current, f, count, pos)
+
+
+def ksys_lseek(current: Task, fd: int, offset: int, whence: int) -> int:
+    """lseek(2). Raises EBADF, EINVAL (whence, negative result), ESPIPE (no ->llseek). Linux: fs/read_write.c"""
+    f = _fdget(current, fd)
+    if whence not in (0, 1, 2, 3, 4):
+        raise KernelError(E.EINVAL)
+    if f.f_op.llseek is None:
+        if whence > 2:
+            raise KernelError(E.EINVAL)
+        from simkernel.fs.ramfs import generic_file_llseek
+        return generic_file_llseek(current, f, offset, whence)
+    return f.f_op.llseek(current, f, offset, whence)

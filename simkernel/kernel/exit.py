@@ -1,0 +1,147 @@
+"""Task exit, zombies, and reaping with wait4.
+
+`task.sys.exit(status)` is exit_group(2) (what `os._exit` calls): every thread of the process exits.
+Each exiting task drops its mm (so a zombie has none), its files and its fs.  The thread-group leader stays
+a zombie until its parent reaps it with waitpid; other threads are released at once.
+
+Simplification: orphans are re-parented to init, which reaps zombies at once (as a real init does).
+
+Linux: kernel/exit.c
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simkernel.errors import KernelError
+from simkernel.kernel.task import EXIT_DEAD, EXIT_ZOMBIE, PF_EXITING, TASK_RUNNING, Task
+from simkernel.uapi import errno as E
+from simkernel.uapi import sched as C
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["do_exit", "do_group_exit", "exit_mm", "release_task", "kernel_waitid_wait4"]
+
+
+def exit_mm(task: Task) -> None:
+    """exit_mm(): detach and drop the address space. Linux: kernel/exit.c"""
+    mm = task.mm
+    if mm is None:
+        return
+    task.mm = None
+    from simkernel.mm.mmap import mmput
+    mmput(mm)
+
+
+def _exit_files(task: Task) -> None:
+    """exit_files(): the last user of the fd table closes everything. Linux: kernel/exit.c"""
+    files = task.files
+    if files is None:
+        return
+    task.files = None
+    files.count -= 1
+    if files.count == 0:
+        from simkernel.fs.file_table import fput
+        for fd in sorted(files.fdt):
+            fput(files.fdt.pop(fd))
+
+
+def _exit_fs(task: Task) -> None:
+    fs = task.fs
+    if fs is not None:
+        fs.users -= 1
+    task.fs = None
+
+
+def release_task(task: Task) -> None:
+    """release_task(): the task is gone; its pid no longer names it; /proc/<pid> disappears.
+
+    Linux: kernel/exit.c:release_task()
+    """
+    k = task.kernel
+    task.state = EXIT_DEAD
+    k.tasks.pop(task.pid, None)
+    task.thread_pid.task = None
+    if task.thread_pid.tgid_task is task:
+        task.thread_pid.tgid_task = None
+    for ns, nr in task.thread_pid.numbers:
+        ns.pid_hash.pop(nr, None)
+    if task in task.signal.threads:
+        task.signal.threads.remove(task)
+    parent = task.real_parent
+    if parent is not None and task in parent.children:
+        parent.children.remove(task)
+
+
+def _exit_one(task: Task, code: int) -> None:
+    task.flags |= PF_EXITING
+    task.exit_code = code
+    exit_mm(task)
+    _exit_files(task)
+    _exit_fs(task)
+
+
+def _forget_original_parent(task: Task) -> None:
+    """Re-parent children to init (the child reaper), which reaps zombies at once."""
+    init = task.kernel.init
+    for child in list(task.children):
+        task.children.remove(child)
+        child.real_parent = init
+        if child.state == EXIT_ZOMBIE:
+            release_task(child)
+        else:
+            init.children.append(child)
+
+
+def do_group_exit(current: Task, code: int) -> None:
+    """do_group_exit(): every thread exits; the leader becomes a zombie for its parent.
+
+    Linux: kernel/exit.c:do_group_exit(), do_exit(), exit_notify()
+    """
+    if current.pid == 1:
+        raise RuntimeError("attempted to kill init! (the simulated kernel would panic)")
+    leader = current.group_leader
+    for t in list(current.signal.threads):
+        _exit_one(t, code)
+    for t in list(current.signal.threads):
+        _forget_original_parent(t)
+        if t is not leader:
+            release_task(t)
+    leader.state = EXIT_ZOMBIE
+    parent = leader.real_parent
+    if parent is leader.kernel.init or parent is None:
+        release_task(leader)
+
+
+def do_exit(current: Task, code: int) -> None:
+    """exit_group(2) as `os._exit` uses it. Linux: kernel/exit.c"""
+    do_group_exit(current, code)
+
+
+def kernel_waitid_wait4(current: Task, pid: int, options: int) -> tuple[int, int]:
+    """wait4(2): reap a zombie child; (0, 0) with WNOHANG if children still run.
+
+    Raises:
+        KernelError(ECHILD): no child matches.
+        KernelError(EINVAL): unknown options.
+        RuntimeError: without WNOHANG while matching children still run (the simulation cannot block).
+
+    Linux: kernel/exit.c:kernel_wait4(), do_wait()
+    """
+    if options & ~(C.WNOHANG | C.WUNTRACED | C.__WALL | 8 | 0x80000000):
+        raise KernelError(E.EINVAL)
+    parents = current.signal.threads
+    children = [c for p in parents for c in p.children if pid in (-1, 0) or c.tgid == pid]
+    if not children:
+        raise KernelError(E.ECHILD)
+    for c in children:
+        if c.state == EXIT_ZOMBIE:
+            status = c.exit_code
+            nr = c.thread_pid.nr_ns(current.nsproxy.pid_ns_for_children) or c.pid
+            release_task(c)
+            return nr, status
+    if options & C.WNOHANG:
+        return 0, 0
+    assert all(c.state == TASK_RUNNING for c in children)
+    raise RuntimeError("waitpid would block forever: the child is still running and nothing else runs")

@@ -1,0 +1,243 @@
+"""Creating tasks: fork, threads, unshare; and mm_access(), which lives here in Linux.
+
+Linux: kernel/fork.c
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simkernel.errors import KernelError
+from simkernel.fs.fdtable import FilesStruct
+from simkernel.kernel.nsproxy import Nsproxy
+from simkernel.kernel.task import PF_KTHREAD, FsStruct, Pid, PidNamespace, SignalStruct, Task
+from simkernel.uapi import errno as E
+from simkernel.uapi import sched as C
+
+if TYPE_CHECKING:
+    from simkernel.mm.mm_types import MmStruct
+
+__all__ = ["copy_process", "sys_fork", "sys_clone", "ksys_unshare", "alloc_pid", "get_task_mm", "mm_access",
+           "dup_mm"]
+
+SIGCHLD = 17
+_CLONE_SUPPORTED = (C.CSIGNAL | C.CLONE_VM | C.CLONE_FS | C.CLONE_FILES | C.CLONE_SIGHAND | C.CLONE_THREAD
+                    | C.CLONE_PARENT | C.CLONE_NEWNS | C.CLONE_NEWUSER | C.CLONE_NEWPID | C.CLONE_SYSVSEM
+                    | C.CLONE_SETTLS | C.CLONE_VFORK | C.CLONE_PTRACE)
+
+
+def alloc_pid(ns: PidNamespace) -> Pid:
+    """alloc_pid(): one number in `ns` and in every ancestor namespace. Linux: kernel/pid.c"""
+    chain: list[PidNamespace] = []
+    n: PidNamespace | None = ns
+    while n is not None:
+        chain.append(n)
+        n = n.parent
+    numbers = [(n, n.alloc_nr()) for n in reversed(chain)]
+    pid = Pid(numbers=numbers)
+    for n, nr in numbers:
+        n.pid_hash[nr] = pid
+    return pid
+
+
+def dup_mm(current: Task, oldmm: MmStruct) -> MmStruct:
+    """dup_mm(): a copy of the address space for fork. Linux: kernel/fork.c"""
+    from simkernel.mm.mmap import dup_mmap, mm_alloc
+    mm = mm_alloc(current.kernel, oldmm.user_ns)
+    mm.mmap_base = oldmm.mmap_base
+    mm.task_size = oldmm.task_size
+    mm.dumpable = oldmm.dumpable
+    mm.start_brk, mm.brk, mm.start_stack = oldmm.start_brk, oldmm.brk, oldmm.start_stack
+    if oldmm.exe_file is not None:
+        from simkernel.fs.file_table import get_file
+        mm.exe_file = get_file(oldmm.exe_file)
+    dup_mmap(mm, oldmm)
+    return mm
+
+
+def copy_process(current: Task, clone_flags: int) -> Task:
+    """copy_process(): a new task sharing what the flags say and copying the rest.
+
+    Raises:
+        KernelError(EINVAL): inconsistent flags (CLONE_THREAD without CLONE_SIGHAND, CLONE_SIGHAND without
+            CLONE_VM, CLONE_NEWUSER with CLONE_THREAD or CLONE_FS, unknown flags).
+
+    Linux: kernel/fork.c:copy_process()
+    """
+    if clone_flags & ~_CLONE_SUPPORTED:
+        raise KernelError(E.EINVAL)
+    if clone_flags & (C.CLONE_NEWNS | C.CLONE_FS) == (C.CLONE_NEWNS | C.CLONE_FS):
+        raise KernelError(E.EINVAL)
+    if clone_flags & (C.CLONE_NEWUSER | C.CLONE_FS) == (C.CLONE_NEWUSER | C.CLONE_FS):
+        raise KernelError(E.EINVAL)
+    if clone_flags & C.CLONE_THREAD and not clone_flags & C.CLONE_SIGHAND:
+        raise KernelError(E.EINVAL)
+    if clone_flags & C.CLONE_SIGHAND and not clone_flags & C.CLONE_VM:
+        raise KernelError(E.EINVAL)
+    if clone_flags & C.CLONE_THREAD and clone_flags & (C.CLONE_NEWUSER | C.CLONE_NEWPID):
+        raise KernelError(E.EINVAL)
+    if clone_flags & (C.CLONE_NEWNS | C.CLONE_NEWUSER | C.CLONE_NEWPID):
+        raise KernelError(E.EINVAL, "simkernel: use unshare() for new namespaces")
+    k = current.kernel
+    pid = alloc_pid(current.nsproxy.pid_ns_for_children)
+    thread = bool(clone_flags & C.CLONE_THREAD)
+    signal = current.signal if thread else SignalStruct()
+    if clone_flags & C.CLONE_VM:
+        mm = current.mm
+        if mm is not None:
+            mm.mm_users += 1
+    else:
+        mm = dup_mm(current, current.mm) if current.mm is not None else None
+    if clone_flags & C.CLONE_FILES:
+        files = current.files
+        files.count += 1
+    else:
+        files = current.files.dup()
+    if clone_flags & C.CLONE_FS:
+        fs = current.fs
+        fs.users += 1
+    else:
+        fs = FsStruct(root=current.fs.root, pwd=current.fs.pwd, umask=current.fs.umask)
+    t = Task(kernel=k, pid=pid.nr, tgid=current.tgid if thread else pid.nr, comm=current.comm,
+             real_cred=current.real_cred, cred=current.cred, thread_pid=pid, signal=signal, mm=mm, active_mm=mm,
+             fs=fs, files=files, nsproxy=current.nsproxy, flags=current.flags & ~PF_KTHREAD,
+             no_new_privs=current.no_new_privs)
+    pid.task = t
+    if thread:
+        t.group_leader = current.group_leader
+        t.real_parent = current.real_parent
+    else:
+        t.group_leader = t
+        pid.tgid_task = t
+        t.real_parent = current.real_parent if clone_flags & C.CLONE_PARENT else current
+    signal.threads.append(t)
+    if t.real_parent is not None and not thread:
+        t.real_parent.children.append(t)
+    k.tasks[t.pid] = t
+    return t
+
+
+def sys_fork(current: Task) -> Task:
+    """fork(2): a new process with a copy of the address space. Linux: kernel/fork.c"""
+    return copy_process(current, SIGCHLD)
+
+
+def sys_clone(current: Task, flags: int) -> Task:
+    """clone(2); CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD makes a thread. Linux: kernel/fork.c"""
+    return copy_process(current, flags)
+
+
+def ksys_unshare(current: Task, flags: int) -> None:
+    """unshare(2): CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID (the sharing flags are accepted when unshared).
+
+    Raises:
+        KernelError(EINVAL): unknown flags; CLONE_NEWUSER in a multi-threaded process or with a shared fs.
+        KernelError(EPERM): CLONE_NEWNS/CLONE_NEWPID without CAP_SYS_ADMIN in the user namespace.
+
+    Linux: kernel/fork.c:ksys_unshare(), check_unshare_flags()
+    """
+    allowed = (C.CLONE_THREAD | C.CLONE_FS | C.CLONE_NEWNS | C.CLONE_SIGHAND | C.CLONE_VM | C.CLONE_FILES
+               | C.CLONE_SYSVSEM | C.CLONE_NEWUSER | C.CLONE_NEWPID)
+    if flags & ~allowed:
+        raise KernelError(E.EINVAL)
+    if flags & C.CLONE_NEWUSER:
+        flags |= C.CLONE_THREAD | C.CLONE_FS
+    if flags & C.CLONE_NEWNS:
+        flags |= C.CLONE_FS
+    if flags & (C.CLONE_THREAD | C.CLONE_SIGHAND | C.CLONE_VM) and len(current.signal.threads) > 1:
+        raise KernelError(E.EINVAL)
+    if flags & C.CLONE_FS and current.fs.users > 1:
+        raise KernelError(E.EINVAL)
+    from simkernel.kernel.capability import ns_capable
+    from simkernel.kernel.cred import commit_creds
+    from simkernel.uapi.capability import CAP_SYS_ADMIN
+    new_cred = None
+    if flags & C.CLONE_NEWUSER:
+        from simkernel.kernel.user_namespace import unshare_userns
+        new_cred = unshare_userns(current)
+    user_ns = new_cred.user_ns if new_cred is not None else current.cred.user_ns
+    new_mnt = current.nsproxy.mnt_ns
+    new_pid_ns = current.nsproxy.pid_ns_for_children
+    if flags & (C.CLONE_NEWNS | C.CLONE_NEWPID):
+        cred_for_check = new_cred if new_cred is not None else current.cred
+        from simkernel.security.commoncap import cap_capable
+        if cap_capable(cred_for_check, user_ns, CAP_SYS_ADMIN, 0) != 0:
+            raise KernelError(E.EPERM, "unshare of a mount or pid namespace needs CAP_SYS_ADMIN")
+    if flags & C.CLONE_NEWNS:
+        new_mnt = _copy_mnt_ns(current, user_ns)
+    if flags & C.CLONE_NEWPID:
+        new_pid_ns = PidNamespace(level=new_pid_ns.level + 1, parent=new_pid_ns, user_ns=user_ns)
+    _ = ns_capable
+    if new_cred is not None:
+        commit_creds(current, new_cred)
+    if new_mnt is not current.nsproxy.mnt_ns or new_pid_ns is not current.nsproxy.pid_ns_for_children:
+        current.nsproxy = Nsproxy(mnt_ns=new_mnt, pid_ns_for_children=new_pid_ns)
+
+
+def _copy_mnt_ns(current: Task, user_ns: Any) -> Any:
+    """copy_mnt_ns(): a new namespace with a copy of every mount; the task's root and cwd move onto the
+    copies.  Linux: fs/namespace.c:copy_mnt_ns()
+    """
+    from simkernel.fs.mount import MntNamespace, VfsMount
+    from simkernel.fs.path import Path
+    old = current.nsproxy.mnt_ns
+    k = current.kernel
+    copies: dict[int, VfsMount] = {}
+    for m in old.mounts:
+        copies[id(m)] = VfsMount(mnt_sb=m.mnt_sb, mnt_root=m.mnt_root, mnt_id=k.next_id("mnt_id", start=21),
+                                 mnt_flags=m.mnt_flags)
+    ns = MntNamespace(root=copies[id(old.root)], user_ns=user_ns, ns_id=k.next_id("mnt_ns"))
+    for m in old.mounts:
+        c = copies[id(m)]
+        c.mnt_ns = ns
+        ns.mounts.append(c)
+        if m.mnt_parent is m:
+            c.mnt_parent, c.mnt_mountpoint = c, m.mnt_mountpoint
+        else:
+            c.mnt_parent, c.mnt_mountpoint = copies[id(m.mnt_parent)], m.mnt_mountpoint
+            ns.mount_hashtable[(id(c.mnt_parent), id(c.mnt_mountpoint))] = c
+    fs = current.fs
+    fs.root = Path(copies.get(id(fs.root.mnt), fs.root.mnt), fs.root.dentry)
+    fs.pwd = Path(copies.get(id(fs.pwd.mnt), fs.pwd.mnt), fs.pwd.dentry)
+    return ns
+
+
+def get_task_mm(task: Task) -> MmStruct | None:
+    """get_task_mm(): the task's mm with a user reference, None for kernel threads and exited tasks.
+
+    Linux: kernel/fork.c:get_task_mm()
+    """
+    mm = task.mm
+    if mm is None or task.flags & PF_KTHREAD:
+        return None
+    mm.mm_users += 1
+    return mm
+
+
+def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
+    """mm_access(): the target's mm if the caller passes ptrace_may_access(mode) (or it is its own mm).
+
+    Takes exec_update_lock killably (EINTR with a fatal signal pending).  With no mm: ESRCH since the
+    "mm: refactor mm_access() to not return NULL" change (v6.13 era, profile switch `mm_access_esrch`),
+    None before.  Callers drop the reference with mmput().
+
+    Raises:
+        KernelError(EINTR), KernelError(ESRCH), KernelError(EACCES).
+
+    Linux: kernel/fork.c:mm_access()
+    """
+    from simkernel.kernel.ptrace import ptrace_may_access
+    lock = task.signal.exec_update_lock
+    lock.down_read_killable(current)
+    try:
+        mm = get_task_mm(task)
+        if mm is None:
+            if current.kernel.version.mm_access_esrch:
+                raise KernelError(E.ESRCH, "mm_access: the task has no mm (kernel thread or exited)")
+            return None
+        if mm is not current.mm and not ptrace_may_access(current, task, mode):
+            mm.mm_users -= 1
+            raise KernelError(E.EACCES, "mm_access: ptrace_may_access() denied")
+        return mm
+    finally:
+        lock.up_read()

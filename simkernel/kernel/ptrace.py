@@ -1,11 +1,24 @@
 """ptrace access checks: may `current` inspect or attach to `task`?
 
+Used by procfs (map_files, fd, environ, mem, hidepid=) with PTRACE_MODE_READ_FSCREDS and by ptrace(2)
+itself with PTRACE_MODE_ATTACH_REALCREDS.
+
 Linux: kernel/ptrace.c, include/linux/ptrace.h
 """
 
 from __future__ import annotations
 
-__all__ = ["PTRACE_MODE_READ", "PTRACE_MODE_ATTACH", "PTRACE_MODE_NOAUDIT", "PTRACE_MODE_FSCREDS",
+from typing import TYPE_CHECKING
+
+from simkernel.errors import KernelError
+from simkernel.uapi import errno as E
+from simkernel.uapi.capability import CAP_SYS_PTRACE
+
+if TYPE_CHECKING:
+    from simkernel.kernel.task import Task
+    from simkernel.kernel.user_namespace import UserNamespace
+
+__all__ = ["__ptrace_may_access", "ptrace_may_access", "ptrace_may_access_explain", "ptrace_has_cap", "PTRACE_MODE_READ", "PTRACE_MODE_ATTACH", "PTRACE_MODE_NOAUDIT", "PTRACE_MODE_FSCREDS",
            "PTRACE_MODE_REALCREDS", "PTRACE_MODE_READ_FSCREDS", "PTRACE_MODE_READ_REALCREDS",
            "PTRACE_MODE_ATTACH_FSCREDS", "PTRACE_MODE_ATTACH_REALCREDS"]
 
@@ -18,3 +31,85 @@ PTRACE_MODE_READ_FSCREDS = PTRACE_MODE_READ | PTRACE_MODE_FSCREDS
 PTRACE_MODE_READ_REALCREDS = PTRACE_MODE_READ | PTRACE_MODE_REALCREDS
 PTRACE_MODE_ATTACH_FSCREDS = PTRACE_MODE_ATTACH | PTRACE_MODE_FSCREDS
 PTRACE_MODE_ATTACH_REALCREDS = PTRACE_MODE_ATTACH | PTRACE_MODE_REALCREDS
+
+
+def ptrace_has_cap(current: Task, ns: UserNamespace, mode: int) -> bool:
+    """CAP_SYS_PTRACE over `ns` in current's subjective cred (no audit with PTRACE_MODE_NOAUDIT).
+
+    Linux: kernel/ptrace.c:ptrace_has_cap()
+    """
+    from simkernel.kernel.capability import ns_capable, ns_capable_noaudit
+    if mode & PTRACE_MODE_NOAUDIT:
+        return ns_capable_noaudit(current, ns, CAP_SYS_PTRACE)
+    return ns_capable(current, ns, CAP_SYS_PTRACE)
+
+
+def _mode_name(mode: int) -> str:
+    parts = [n for bit, n in ((PTRACE_MODE_READ, "READ"), (PTRACE_MODE_ATTACH, "ATTACH"),
+                              (PTRACE_MODE_FSCREDS, "FSCREDS"), (PTRACE_MODE_REALCREDS, "REALCREDS"),
+                              (PTRACE_MODE_NOAUDIT, "NOAUDIT")) if mode & bit]
+    return "PTRACE_MODE_" + "_".join(parts) if parts else "0"
+
+
+def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
+    """May `current` inspect (PTRACE_MODE_READ) or attach to (PTRACE_MODE_ATTACH) `task`?
+
+    Returns 0 when allowed; a denial raises `KernelError(EPERM)` whose `explain` names the deciding check
+    (callers such as mm_access() turn it into their own errno and may keep the words).
+
+    Order of checks:
+      1. exactly one of PTRACE_MODE_FSCREDS / PTRACE_MODE_REALCREDS, else EPERM (a WARN in the kernel);
+      2. same thread group: allowed, no LSM is asked;
+      3. the caller's fsuid/fsgid (FSCREDS) or ruid/rgid (REALCREDS) equal the target's (objective)
+         ruid, euid, suid and rgid, egid, sgid -- or CAP_SYS_PTRACE over the target's cred user_ns;
+      4. the target's mm (absent for kernel threads and exited tasks: check skipped) is dumpable
+         (== SUID_DUMP_USER) -- or CAP_SYS_PTRACE over mm->user_ns;
+      5. security_ptrace_access_check(): commoncap's capability-subset rule, Yama, extra LSMs.
+
+    Linux: kernel/ptrace.c:__ptrace_may_access()
+    """
+    from simkernel.kernel.task import same_thread_group
+    from simkernel.security.lsm import security_ptrace_access_check
+    from simkernel.uapi.prctl import SUID_DUMP_USER
+    if bool(mode & PTRACE_MODE_FSCREDS) == bool(mode & PTRACE_MODE_REALCREDS):
+        raise KernelError(E.EPERM, explain=f"ptrace mode {_mode_name(mode)} lacks exactly one of FSCREDS/REALCREDS")
+    if same_thread_group(task, current):
+        return 0
+    cred = current.cred
+    if mode & PTRACE_MODE_FSCREDS:
+        caller_uid, caller_gid, which = cred.fsuid, cred.fsgid, "fsuid/fsgid"
+    else:
+        caller_uid, caller_gid, which = cred.uid, cred.gid, "uid/gid"
+    tcred = task.real_cred
+    if not (caller_uid == tcred.euid == tcred.suid == tcred.uid
+            and caller_gid == tcred.egid == tcred.sgid == tcred.gid):
+        if not ptrace_has_cap(current, tcred.user_ns, mode):
+            raise KernelError(E.EPERM, explain=(
+                f"ptrace {_mode_name(mode)}: caller {which} {caller_uid}/{caller_gid} does not match target "
+                f"uids {tcred.uid}/{tcred.euid}/{tcred.suid} and gids {tcred.gid}/{tcred.egid}/{tcred.sgid}, "
+                "and the caller lacks CAP_SYS_PTRACE over the target's user namespace"))
+    mm = task.mm
+    if mm is not None and mm.get_dumpable() != SUID_DUMP_USER and not ptrace_has_cap(current, mm.user_ns, mode):
+        raise KernelError(E.EPERM, explain=(
+            f"ptrace {_mode_name(mode)}: the target is not dumpable (dumpable={mm.get_dumpable()}) and the caller "
+            "lacks CAP_SYS_PTRACE over the user namespace of its mm"))
+    security_ptrace_access_check(current, task, mode)
+    return 0
+
+
+def ptrace_may_access(current: Task, task: Task, mode: int) -> bool:
+    """task_lock(task); __ptrace_may_access() == 0. Linux: kernel/ptrace.c:ptrace_may_access()"""
+    try:
+        __ptrace_may_access(current, task, mode)
+    except KernelError:
+        return False
+    return True
+
+
+def ptrace_may_access_explain(current: Task, task: Task, mode: int) -> tuple[bool, str]:
+    """ptrace_may_access() with the deciding check in words (for tracing and `explain` texts)."""
+    try:
+        __ptrace_may_access(current, task, mode)
+    except KernelError as err:
+        return False, err.explain or "denied"
+    return True, "allowed"

@@ -159,3 +159,38 @@ def test_security_capable_extra_hook_can_deny():
     t = make_task(k, root_cred(k))
     assert not C.capable(t, CAP_SYS_ADMIN)
     assert C.capable(t, CAP_KILL)
+
+
+def test_sys_capget_self_and_other():
+    """capget(0) reads oneself, capget(pid) another task; ESRCH for none; EINVAL for negative."""
+    k = MiniKernel()
+    t = make_task(k, root_cred(k))
+    u = make_task(k, user_cred(k, cap_effective=1, cap_permitted=3, cap_inheritable=2))
+    assert C.sys_capget(t, 0) == (CAP_FULL_SET, CAP_FULL_SET, 0)
+    assert C.sys_capget(t, t.pid) == (CAP_FULL_SET, CAP_FULL_SET, 0)
+    assert C.sys_capget(t, u.pid) == (1, 3, 2)
+    with kraises(E.ESRCH):
+        C.sys_capget(t, 999)
+    with kraises(E.EINVAL):
+        C.sys_capget(t, -1)
+
+
+def test_sys_capset_only_self():
+    """capset on another pid is EPERM; own pid works; high bits are masked off silently."""
+    k = MiniKernel()
+    t = make_task(k, root_cred(k))
+    u = make_task(k, user_cred(k))
+    with kraises(E.EPERM):
+        C.sys_capset(t, u.pid, 0, 0, 0)
+    C.sys_capset(t, t.pid, (1 << 63) | 1, (1 << 63) | 1, 0)
+    assert C.sys_capget(t, 0) == (1, 1, 0)
+
+
+def test_sys_capset_drop_then_regain_refused():
+    """Dropped permitted caps cannot come back: EPERM; dropping makes the commit keep dumpable."""
+    k = MiniKernel()
+    t = make_task(k, root_cred(k))
+    C.sys_capset(t, 0, 1 << CAP_KILL, 1 << CAP_KILL, 0)
+    assert t.mm.get_dumpable() == 1
+    with kraises(E.EPERM):
+        C.sys_capset(t, 0, 0, 1 << CAP_CHOWN, 0)

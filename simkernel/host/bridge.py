@@ -123,6 +123,9 @@ class HostTask:
         except wire.WireClosed:
             self._break("broken", f"the task died during {op}()")
             raise HostBridgeError(f"{self!r}: {self.why}") from None
+        except BaseException:  # KeyboardInterrupt, pytest-timeout: the reply would come out of step
+            self._break("broken", f"interrupted while waiting for {op}()")
+            raise
 
     def _request(self, op: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
                  ) -> tuple[Any, list[int]]:

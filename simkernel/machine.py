@@ -115,17 +115,20 @@ class Kernel:
         return self.tasks.get(tid)
 
     def spawn(self, comm: str, uid: int = 0, gid: int = 0, groups: tuple[int, ...] | list[int] = (),
-              caps: Any = None, parent: Task | None = None) -> Task:
+              caps: Any = None, parent: Task | None = None, dumpable: bool = True) -> Task:
         """Fork `parent` (default init), name it, and switch credentials with the kernel's own rules.
 
         setgroups, setresgid and setresuid run as the child itself, so a non-root result ends with no
         capabilities (cap_task_fix_setuid).  `caps=None` keeps those rules; an iterable of CAP_* numbers
         then sets exactly those in effective and permitted (through capset, after PR_SET_KEEPCAPS-free
-        transitions this needs the caps to still be permitted, so they are applied before the uid change
-        with SECBIT_KEEP_CAPS, as `setpriv --reuid --keep-caps` would).
+        transitions this needs the caps to still be permitted, so PR_SET_KEEPCAPS is set across the uid
+        change, as `setpriv --reuid --keep-caps` would).  The uid change makes the mm non-dumpable
+        (fs.suid_dumpable = 0); `dumpable=True` (the default, as after exec'ing a program) ends with
+        prctl(PR_SET_DUMPABLE, 1).  `simkernel.host.HostKernel.spawn` does the same on the real kernel.
         """
         from simkernel.kernel.spawn import spawn
-        return spawn(self, comm, uid=uid, gid=gid, groups=tuple(groups), caps=caps, parent=parent)
+        return spawn(self, comm, uid=uid, gid=gid, groups=tuple(groups), caps=caps, parent=parent,
+                     dumpable=dumpable)
 
     def trace(self, *args: Any, **kwargs: Any) -> Any:
         """Tracer hook (a later issue builds the call-graph tracer); returns None when off."""

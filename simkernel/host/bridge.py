@@ -279,14 +279,19 @@ class HostKernel:
         return task
 
     def spawn(self, comm: str, uid: int = 0, gid: int = 0, groups: Iterable[int] = (), caps: Any = None,
-              parent: HostTask | None = None) -> HostTask:
+              parent: HostTask | None = None, dumpable: bool = True) -> HostTask:
         """Fork `parent` (default init), name it, and switch credentials as the child itself, as
         `simkernel.Kernel.spawn`: setgroups, setresgid, setresuid; `caps=None` leaves the kernel's rules
         (a non-root task ends with no capabilities); an iterable of CAP_* numbers ends with exactly those in
-        effective and permitted (PR_SET_KEEPCAPS across the uid change, then capset)."""
+        effective and permitted (PR_SET_KEEPCAPS across the uid change, then capset).  The uid change
+        leaves the mm non-dumpable (fs.suid_dumpable = 0); with `dumpable=True` (the default, as after
+        exec'ing a program) the task ends with prctl(PR_SET_DUMPABLE, 1)."""
+        from simkernel.uapi.prctl import PR_SET_DUMPABLE
         mask = None if caps is None else sum(1 << c for c in set(caps))
         task = (parent or self.init).sys.fork()
         task._request("_spawn_setup", (comm, uid, gid, tuple(groups), mask))
+        if dumpable:
+            task.sys.prctl(PR_SET_DUMPABLE, 1)
         return task
 
     def tmpdir(self, prefix: str = "simk-host-") -> str:

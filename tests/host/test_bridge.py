@@ -345,9 +345,9 @@ def test_execve_failure_and_success(host: HostKernel) -> None:
 
 
 def test_prctl_dumpable_after_uid_change(host: HostKernel) -> None:
-    """The uid switch of spawn leaves the task non-dumpable (commit_creds sets fs.suid_dumpable, 0 here), so
-    its map_files belongs to root; PR_SET_DUMPABLE 1 gives it back to the task's uid."""
-    t = host.spawn("app", uid=1000, gid=1000)
+    """The uid switch of spawn(dumpable=False) leaves the task non-dumpable (commit_creds sets
+    fs.suid_dumpable, 0 here), so its map_files belongs to root; PR_SET_DUMPABLE 1 gives it back."""
+    t = host.spawn("app", uid=1000, gid=1000, dumpable=False)
     with open("/proc/sys/fs/suid_dumpable") as f:
         suid_dumpable = int(f.read())
     assert t.sys.prctl(PR_GET_DUMPABLE) == suid_dumpable
@@ -357,6 +357,7 @@ def test_prctl_dumpable_after_uid_change(host: HostKernel) -> None:
     assert t.sys.prctl(PR_GET_DUMPABLE) == 1
     assert os.stat(f"/proc/{t.pid}/map_files").st_uid == 1000
     assert host.spawn("root").sys.prctl(PR_GET_DUMPABLE) == 1
+    assert host.spawn("app2", uid=1000, gid=1000).sys.prctl(PR_GET_DUMPABLE) == 1  # default dumpable=True
 
 
 # -- robustness ------------------------------------------------------------------------------------

@@ -226,7 +226,7 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
 
     Linux: kernel/fork.c:mm_access()
     """
-    from simkernel.kernel.ptrace import ptrace_may_access
+    from simkernel.kernel.ptrace import ptrace_may_access_explain
     lock = task.signal.exec_update_lock
     lock.down_read_killable(current)
     try:
@@ -235,9 +235,12 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
             if current.kernel.version.mm_access_esrch:
                 raise KernelError(E.ESRCH, "mm_access: the task has no mm (kernel thread or exited)")
             return None
-        if mm is not current.mm and not ptrace_may_access(current, task, mode):
-            mm.mm_users -= 1
-            raise KernelError(E.EACCES, "mm_access: ptrace_may_access() denied")
+        if mm is not current.mm:
+            ok, why = ptrace_may_access_explain(current, task, mode)
+            if not ok:
+                from simkernel.mm.mmap import mmput
+                mmput(mm)
+                raise KernelError(E.EACCES, f"mm_access: ptrace_may_access() denied: {why}")
         return mm
     finally:
         lock.up_read()

@@ -8,9 +8,9 @@ Linux: include/linux/mm_types.h, include/linux/mm.h (VM_* flags)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from attrs import define, field
+from attrs import define, field, frozen
 from sortedcontainers import SortedKeyList
 
 from simkernel.kernel.locking import RwSemaphore
@@ -23,7 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["MmStruct", "VmAreaStruct", "VM_NONE", "VM_READ", "VM_WRITE", "VM_EXEC", "VM_SHARED", "VM_MAYREAD",
            "VM_MAYWRITE", "VM_MAYEXEC", "VM_MAYSHARE", "VM_GROWSDOWN", "VM_PFNMAP", "VM_LOCKED", "VM_IO",
            "VM_DONTCOPY", "VM_DONTEXPAND", "VM_ACCOUNT", "VM_NORESERVE", "VM_HUGETLB", "VM_DONTDUMP",
-           "VM_SOFTDIRTY", "VM_SPECIAL", "VM_STACK", "TASK_SIZE", "STACK_TOP"]
+           "VM_SOFTDIRTY", "VM_SPECIAL", "VM_STACK", "TASK_SIZE", "STACK_TOP",
+           "VmOperationsStruct", "AnonVma", "VM_MAYBE_GUARD", "VM_UFFD_MISSING", "VM_UFFD_WP", "VM_SEQ_READ",
+           "VM_RAND_READ", "VM_LOCKONFAULT", "VM_SYNC", "VM_WIPEONFORK", "VM_MIXEDMAP", "VM_HUGEPAGE",
+           "VM_NOHUGEPAGE", "VM_MERGEABLE", "VM_DROPPABLE", "VM_GROWSUP", "VM_ACCESS_FLAGS", "VM_LOCKED_MASK",
+           "VM_STARTGAP_FLAGS", "DEFAULT_MAP_WINDOW", "PAGE_SIZE", "PAGE_SHIFT", "PAGE_ALIGN", "offset_in_page",
+           "vma_pages"]
 
 VM_NONE = 0x00000000
 VM_READ = 0x00000001
@@ -47,10 +52,71 @@ VM_DONTDUMP = 0x04000000
 VM_SOFTDIRTY = 0x08000000
 VM_STACK = VM_GROWSDOWN
 VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP
+# The rest of include/linux/mm.h's flags the memory code reads (x86-64 values).
+VM_UFFD_MISSING = 0x00000200
+VM_MAYBE_GUARD = 0x00000800
+VM_UFFD_WP = 0x00001000
+VM_SEQ_READ = 0x00008000
+VM_RAND_READ = 0x00010000
+VM_LOCKONFAULT = 0x00080000
+VM_SYNC = 0x00800000
+VM_WIPEONFORK = 0x02000000
+VM_MIXEDMAP = 0x10000000
+VM_HUGEPAGE = 0x20000000
+VM_NOHUGEPAGE = 0x40000000
+VM_MERGEABLE = 0x80000000
+VM_DROPPABLE = 1 << 36          # VM_HIGH_ARCH_4 on 64-bit (since v6.11)
+VM_GROWSUP = VM_NONE            # x86 stacks only grow down
+VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC
+VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT
+VM_STARTGAP_FLAGS = VM_GROWSDOWN  # | VM_SHADOW_STACK (CONFIG_X86_USER_SHADOW_STACK is off)
 
 # x86-64 with 4-level paging: TASK_SIZE_MAX = (1 << 47) - PAGE_SIZE
 TASK_SIZE = (1 << 47) - 4096
 STACK_TOP = TASK_SIZE
+DEFAULT_MAP_WINDOW = TASK_SIZE    # the same without LA57 (the reference host has no la57)
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+
+def PAGE_ALIGN(addr: int) -> int:
+    """PAGE_ALIGN(): round up to a page, wrapping at 2**64 as unsigned long does (include/linux/mm.h)."""
+    return (addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) & ((1 << 64) - 1)
+
+
+def offset_in_page(addr: int) -> int:
+    """offset_in_page(): the low 12 bits (include/linux/mm.h)."""
+    return addr & (PAGE_SIZE - 1)
+
+
+@frozen
+class VmOperationsStruct:
+    """struct vm_operations_struct: the slots the VMA code calls; each a callable or None.
+
+      open(vma) / close(vma)                 (a VMA with ->close never merges away, fs/vma.c)
+      may_split(vma, addr) -> None           (raise KernelError to refuse a split)
+      mremap(vma) -> None
+    `name` is what tests and tracers print (the C symbol, e.g. "shmem_vm_ops").
+    """
+
+    name: str = "vm_ops"
+    open: Callable[..., Any] | None = None
+    close: Callable[..., Any] | None = None
+    may_split: Callable[..., Any] | None = None
+    mremap: Callable[..., Any] | None = None
+
+
+@define(eq=False)
+class AnonVma:
+    """struct anon_vma (include/linux/rmap.h): present once a private page was faulted or inherited by fork.
+
+    The model faults nothing, so VMAs only get one when a caller sets it (tests, fork of such a VMA).
+    `degree` > 1 stands for a non-singular anon_vma_chain (shared with a parent after fork).
+    """
+
+    anon_vma_id: int = 0
+    degree: int = 1
 
 
 @define(eq=False)
@@ -70,11 +136,22 @@ class VmAreaStruct:
     anon_vma: Any = field(default=None, repr=False)
     vm_ops: Any = field(default=None, repr=False)
     anon_name: str | None = None
+    detached: bool = field(default=True, repr=False)   # not (or no longer) in vm_mm's tree
+
+    @property
+    def vm_pages(self) -> int:
+        """vma_pages(). Linux: include/linux/mm.h"""
+        return (self.vm_end - self.vm_start) >> PAGE_SHIFT
 
     def __repr__(self) -> str:
         f = self.vm_file
         name = f" {f.f_path.dentry.d_name}" if f is not None else (f" {self.anon_name}" if self.anon_name else "")
         return f"<vma {self.vm_start:x}-{self.vm_end:x} flags={self.vm_flags:#x} pgoff={self.vm_pgoff:#x}{name}>"
+
+
+def vma_pages(vma: VmAreaStruct) -> int:
+    """vma_pages(): pages in [vm_start, vm_end). Linux: include/linux/mm.h"""
+    return (vma.vm_end - vma.vm_start) >> PAGE_SHIFT
 
 
 def _vma_key(vma: VmAreaStruct) -> int:
@@ -107,6 +184,15 @@ class MmStruct:
     total_vm: int = 0
     def_flags: int = 0
     mm_id: int = 0
+    # Added for simkernel/mm: the layout chosen by arch_pick_mmap_layout() and the mm counters that
+    # vm_stat_account() keeps (include/linux/mm_types.h).
+    mmap_legacy_base: int = 0
+    topdown: bool = True            # MMF_TOPDOWN
+    data_vm: int = 0
+    exec_vm: int = 0
+    stack_vm: int = 0
+    locked_vm: int = 0
+    hiwater_vm: int = 0
 
     def __iter__(self) -> Iterator[VmAreaStruct]:
         """for_each_vma(): VMAs in ascending address order."""

@@ -227,8 +227,14 @@ class Sys:
         self._call("execve", do_execve, path, tuple(argv), tuple(envp), filename=path)
 
     def exit(self, status: int = 0) -> None:
+        """exit(2): this thread ends (for a single-threaded process, the process)."""
         from simkernel.kernel.exit import do_exit
         self._call("exit", do_exit, (status & 0xFF) << 8)
+
+    def exit_group(self, status: int = 0) -> None:
+        """exit_group(2), what `os._exit` calls: every thread of the process ends."""
+        from simkernel.kernel.exit import do_group_exit
+        self._call("exit_group", do_group_exit, (status & 0xFF) << 8)
 
     def waitpid(self, pid: int, options: int) -> tuple[int, int]:
         from simkernel.kernel.exit import kernel_waitid_wait4

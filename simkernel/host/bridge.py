@@ -154,8 +154,8 @@ class HostTask:
         self.kernel.tasks.append(task)
         return task
 
-    def _exit(self, status: int) -> None:
-        sock = self._send("exit", (status,), {})
+    def _exit(self, status: int, op: str = "exit") -> None:
+        sock = self._send(op, (status,), {})
         deadline = time.monotonic() + self.kernel.timeout
         while procfs.task_state(self.pid) not in (None, "Z", "X"):
             if time.monotonic() > deadline:
@@ -210,6 +210,10 @@ class HostSys:
     def exit(self, status: int = 0) -> None:
         """exit(2) of this task (not exit_group); returns once it is a zombie (or reaped, for a thread)."""
         self.task._exit(status)
+
+    def exit_group(self, status: int = 0) -> None:
+        """exit_group(2): every thread of the process ends; returns once this task is a zombie or gone."""
+        self.task._exit(status, "exit_group")
 
 
 def _forwarder(name: str, impl: Callable[..., Any]) -> Callable[..., Any]:

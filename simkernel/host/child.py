@@ -140,6 +140,10 @@ class TaskServer:
         libc.exit_thread(status)
         raise AssertionError("exit(2) returned")
 
+    def exit_group(self, status: int = 0) -> NoReturn:
+        """exit_group(2) (os._exit): every thread of this process ends."""
+        os._exit(status)
+
     # -- bridge-private operations -----------------------------------------------------------------
     def _spawn_setup(self, comm: str, uid: int, gid: int, groups: tuple[int, ...],
                      caps: int | None) -> tuple[None, tuple[int, ...]]:
@@ -211,6 +215,7 @@ class TaskServer:
 
 _SPECIAL = {
     "fork": TaskServer.fork, "clone": TaskServer.clone, "execve": TaskServer.execve, "exit": TaskServer.exit,
+    "exit_group": TaskServer.exit_group,
     "_spawn_setup": TaskServer._spawn_setup, "_reap_all": TaskServer._reap_all, "_ping": TaskServer._ping,
 }
 

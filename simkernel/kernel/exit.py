@@ -1,8 +1,9 @@
 """Task exit, zombies, and reaping with wait4.
 
-`task.sys.exit(status)` is exit_group(2) (what `os._exit` calls): every thread of the process exits.
-Each exiting task drops its mm (so a zombie has none), its files and its fs.  The thread-group leader stays
-a zombie until its parent reaps it with waitpid; other threads are released at once.
+`task.sys.exit(status)` is exit(2): only that thread ends; `task.sys.exit_group(status)` (what `os._exit`
+calls) ends every thread.  Each exiting task drops its mm (so a zombie has none), its files and its fs.  The
+thread-group leader stays a zombie until its threads are gone and its parent reaps it with waitpid; other
+threads are released at once.
 
 Simplification: orphans are re-parented to init, which reaps zombies at once (as a real init does).
 
@@ -94,29 +95,50 @@ def _forget_original_parent(task: Task) -> None:
             init.children.append(child)
 
 
-def do_group_exit(current: Task, code: int) -> None:
-    """do_group_exit(): every thread exits; the leader becomes a zombie for its parent.
+def _group_dead(task: Task) -> bool:
+    return all(t.state != TASK_RUNNING for t in task.signal.threads)
 
-    Linux: kernel/exit.c:do_group_exit(), do_exit(), exit_notify()
+
+def _exit_notify(task: Task) -> None:
+    """exit_notify(): a thread is released at once; the leader stays a zombie until the whole group is
+    dead and its parent reaps it (init reaps at once).  Linux: kernel/exit.c:exit_notify()
     """
-    if current.pid == 1:
-        raise RuntimeError("attempted to kill init! (the simulated kernel would panic)")
-    leader = current.group_leader
-    for t in list(current.signal.threads):
-        _exit_one(t, code)
-    for t in list(current.signal.threads):
-        _forget_original_parent(t)
-        if t is not leader:
-            release_task(t)
-    leader.state = EXIT_ZOMBIE
-    parent = leader.real_parent
-    if parent is leader.kernel.init or parent is None:
-        release_task(leader)
+    _forget_original_parent(task)
+    leader = task.group_leader
+    if task is not leader:
+        task.state = EXIT_ZOMBIE
+        release_task(task)
+    else:
+        task.state = EXIT_ZOMBIE
+    if leader.state == EXIT_ZOMBIE and _group_dead(leader):
+        parent = leader.real_parent
+        if parent is leader.kernel.init or parent is None:
+            release_task(leader)
 
 
 def do_exit(current: Task, code: int) -> None:
-    """exit_group(2) as `os._exit` uses it. Linux: kernel/exit.c"""
-    do_group_exit(current, code)
+    """exit(2): only the calling thread ends.  A leader that exits before its threads stays a zombie
+    (its /proc/<pid> has no mm any more) until the last thread is gone.  Linux: kernel/exit.c:do_exit()
+    """
+    if current.pid == 1:
+        raise RuntimeError("attempted to kill init! (the simulated kernel would panic)")
+    _exit_one(current, code)
+    _exit_notify(current)
+
+
+def do_group_exit(current: Task, code: int) -> None:
+    """exit_group(2) (what os._exit calls): every thread of the process exits.
+
+    Linux: kernel/exit.c:do_group_exit()
+    """
+    if current.pid == 1:
+        raise RuntimeError("attempted to kill init! (the simulated kernel would panic)")
+    current.signal.group_exit = True
+    leader = current.group_leader
+    others = [t for t in current.signal.threads if t is not leader and t.state == TASK_RUNNING]
+    for t in others + ([leader] if leader.state == TASK_RUNNING else []):
+        _exit_one(t, code)
+        _exit_notify(t)
 
 
 def kernel_waitid_wait4(current: Task, pid: int, options: int) -> tuple[int, int]:
@@ -136,7 +158,7 @@ def kernel_waitid_wait4(current: Task, pid: int, options: int) -> tuple[int, int
     if not children:
         raise KernelError(E.ECHILD)
     for c in children:
-        if c.state == EXIT_ZOMBIE:
+        if c.state == EXIT_ZOMBIE and _group_dead(c):
             status = c.exit_code
             nr = c.thread_pid.nr_ns(current.nsproxy.pid_ns_for_children) or c.pid
             release_task(c)

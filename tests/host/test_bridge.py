@@ -445,3 +445,21 @@ def test_compared_check_counts_and_shows_both_sides() -> None:
         c.check([1, 2, 3], [1, 5, 3], "maps lines")
     assert "maps lines" in str(info.value) and "[1]" in str(info.value) and "5" in str(info.value)
     assert (c.count, tally.observations, tally.comparing_tests) == (2, 2, {"t::x"})
+
+
+def test_exit_group_ends_every_thread(host: HostKernel) -> None:
+    """exit_group() from a non-leader thread ends the whole process, on the host as in the simulation."""
+    import simkernel
+    from simkernel.uapi import CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM
+    flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD
+    seen = []
+    for k in (simkernel.Kernel(), host):
+        p = k.spawn("grp", uid=1000, gid=1000)
+        th = p.sys.clone(flags)
+        th.sys.exit_group(3)
+        try:
+            k.init.sys.stat(f"/proc/{p.pid}/task/{th.pid}")
+            seen.append("thread present")
+        except FileNotFoundError:
+            seen.append("thread gone")
+    assert seen == ["thread gone", "thread gone"]

@@ -95,12 +95,14 @@ def _capset_names(mask: int) -> str:
     return ",".join(cap_name(c).lower() for c in range(CAP_LAST_CAP + 1) if mask >> c & 1) or "none"
 
 
-def cap_capable(cred: Cred, target_ns: UserNamespace, cap: int, opts: int = CAP_OPT_NONE) -> None:
+def cap_capable(cred: Cred, target_ns: UserNamespace, cap: int, opts: int = CAP_OPT_NONE) -> int:
     """Does `cred` hold `cap` over `target_ns`?
 
     Walks from `target_ns` up towards the cred's namespace: in its own namespace the cred needs `cap` in
     cap_effective; the owner (euid) of a child namespace of the cred's namespace has every capability in it
     and in all its descendants; a namespace that is not below the cred's never grants anything.
+
+    Returns 0 when held (as C does); never returns a negative value.
 
     Raises:
         KernelError(EPERM): the capability is not held (explain names the deciding step).
@@ -112,13 +114,13 @@ def cap_capable(cred: Cred, target_ns: UserNamespace, cap: int, opts: int = CAP_
     while True:
         if ns is cred_ns:
             if cap_raised(cred.cap_effective, cap):
-                return
+                return 0
             raise KernelError(E.EPERM, explain=f"{cap_name(cap)} is not in the effective set")
         if ns.level <= cred_ns.level:
             raise KernelError(E.EPERM, explain=f"{cap_name(cap)}: the target user namespace is not the caller's "
                                                "nor one of its descendants")
         if ns.parent is cred_ns and ns.owner == cred.euid:
-            return
+            return 0
         ns = ns.parent  # type: ignore[assignment]
 
 

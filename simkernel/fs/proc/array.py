@@ -32,7 +32,9 @@ def proc_pid_status(current: Task, task: Task, file: File) -> str:
     ppid = task.real_parent.tgid if task.real_parent is not None and task.pid != 1 else 0
     u = "\t".join(str(from_kuid_munged(ns, x)) for x in (c.uid, c.euid, c.suid, c.fsuid))
     g = "\t".join(str(from_kgid_munged(ns, x)) for x in (c.gid, c.egid, c.sgid, c.fsgid))
-    groups = "".join(f"{from_kgid_munged(ns, x)} " for x in c.groups)
+    # space-separated, then one trailing space even with no groups (task_state(): "Trailing space shouldn't
+    # have been added in the first place")
+    groups = " ".join(str(from_kgid_munged(ns, x)) for x in c.groups) + " "
     fdsize = 64 if task.files is not None else 0
     lines = [
         f"Name:\t{task.comm}",

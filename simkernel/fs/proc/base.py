@@ -17,9 +17,9 @@ from simkernel.fs.file import FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
 from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCESS, HIDEPID_NOT_PTRACEABLE, LNK,
-                                        PID_DENTRY_OPERATIONS, PROC_I, REG, PidEntry, ProcFsInfo, get_proc_task,
-                                        instantiate_into, proc_fill_cache, proc_pid_make_inode, proc_setattr,
-                                        task_dump_owner)
+                                        PID_DENTRY_OPERATIONS, PROC_I, REG, PidEntry, ProcFsInfo,
+                                        generic_file_llseek, get_proc_task, instantiate_into, proc_fill_cache,
+                                        proc_pid_make_inode, proc_setattr, seq_lseek, task_dump_owner)
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
@@ -209,10 +209,6 @@ def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
     raise KernelError(E.EISDIR)
 
 
-def _llseek(current: Task, file: File, offset: int, whence: int) -> int:
-    from simkernel.fs.ramfs import generic_file_llseek
-    return generic_file_llseek(current, file, offset, whence)
-
 
 def _seq_read(show: Callable[[Task, Task], str]) -> Callable[..., bytes]:
     """seq_read() over a show function rendering the whole file; each read renders again."""
@@ -236,7 +232,7 @@ def _single_open(check: Callable[..., None] | None) -> Callable[..., None]:
 
 def _reg(name: str, mode: int, show: Callable[..., str], open_check: Callable[..., Any] | None = None,
          write: Callable[..., int] | None = None) -> PidEntry:
-    fop = FileOperations(open=_single_open(open_check), read=_seq_read(show), llseek=_llseek, write=write)
+    fop = FileOperations(open=_single_open(open_check), read=_seq_read(show), llseek=seq_lseek, write=write)
     return REG(name, mode, fop, show)
 
 
@@ -264,6 +260,47 @@ def _maps_entry() -> PidEntry:
 def _status_entry() -> PidEntry:
     from simkernel.fs.proc.array import proc_pid_status
     return _reg("status", S.S_IRUGO, proc_pid_status)
+
+
+def _id_map_entry(which: str) -> PidEntry:
+    """uid_map / gid_map: S_IRUGO|S_IWUSR; reads show the map, one write installs it.
+
+    Simplification: the namespace is looked up at write time (the kernel pins it at open, proc_id_map_open).
+
+    Linux: fs/proc/base.c (REG("uid_map", ...)), kernel/user_namespace.c:proc_uid_map_write(), uid_m_show()
+    """
+    from simkernel.kernel.user_namespace import map_write, proc_id_map_show
+
+    def show(current: Task, task: Task, file: File) -> str:
+        return proc_id_map_show(current, task, which)
+
+    def write(current: Task, file: File, data: bytes, pos: int) -> int:
+        task = get_proc_task(file.f_inode)
+        if task is None:
+            raise KernelError(E.ESRCH)
+        if pos != 0:
+            raise KernelError(E.EINVAL)
+        return map_write(current, task, which, data, f_cred=file.f_cred)
+
+    return _reg(f"{which}_map", S.S_IRUGO | S.S_IWUSR, show, write=write)
+
+
+def _setgroups_entry() -> PidEntry:
+    """setgroups: "allow" / "deny". Linux: kernel/user_namespace.c:proc_setgroups_show(), proc_setgroups_write()"""
+    from simkernel.kernel.user_namespace import proc_setgroups_show, proc_setgroups_write
+
+    def show(current: Task, task: Task, file: File) -> str:
+        return proc_setgroups_show(task)
+
+    def write(current: Task, file: File, data: bytes, pos: int) -> int:
+        task = get_proc_task(file.f_inode)
+        if task is None:
+            raise KernelError(E.ESRCH)
+        if pos != 0:
+            raise KernelError(E.EINVAL)
+        return proc_setgroups_write(current, task, data)
+
+    return _reg("setgroups", S.S_IRUGO | S.S_IWUSR, show, write=write)
 
 
 def _dir_fd() -> PidEntry:
@@ -314,7 +351,7 @@ def _task_readdir(current: Task, file: File, ctx: Any) -> None:
 def _task_dir() -> PidEntry:
     iop = InodeOperations(lookup=_task_lookup, getattr=pid_getattr, permission=proc_pid_permission,
                           setattr=proc_setattr)
-    fop = FileOperations(read=_read_dir, iterate_shared=_task_readdir, llseek=_llseek)
+    fop = FileOperations(read=_read_dir, iterate_shared=_task_readdir, llseek=generic_file_llseek)
     return DIR("task", S.S_IRUGO | S.S_IXUGO, iop, fop)
 
 
@@ -323,8 +360,9 @@ def _build_tables() -> tuple[tuple[PidEntry, ...], tuple[PidEntry, ...]]:
     fd, maps, status = _dir_fd(), _maps_entry(), _status_entry()
     comm = _reg("comm", S.S_IRUGO | S.S_IWUSR, _comm_show, write=_comm_write)
     cwd, root, exe = LNK("cwd", proc_cwd_link), LNK("root", proc_root_link), LNK("exe", proc_exe_link)
-    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe)
-    tid = (fd, status, comm, maps, cwd, root, exe)
+    uid_map, gid_map, setgroups = _id_map_entry("uid"), _id_map_entry("gid"), _setgroups_entry()
+    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe, uid_map, gid_map, setgroups)
+    tid = (fd, status, comm, maps, cwd, root, exe, uid_map, gid_map, setgroups)
     return tgid, tid
 
 
@@ -345,7 +383,8 @@ def _base_readdir(current: Task, file: File, ctx: Any) -> None:
 
 PROC_TGID_BASE_INODE_OPERATIONS = InodeOperations(lookup=_base_lookup, getattr=pid_getattr,
                                                   setattr=proc_setattr, permission=proc_pid_permission)
-PROC_TGID_BASE_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=_base_readdir, llseek=_llseek)
+PROC_TGID_BASE_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=_base_readdir,
+                                           llseek=generic_file_llseek)
 
 
 def _instantiate_pid_dir(dentry: Dentry, task: Task, ents: tuple[PidEntry, ...]) -> Dentry:

@@ -12,7 +12,7 @@ from simkernel.fs.dcache import Dentry, DentryOperations
 from simkernel.fs.file import FMODE_READ, FMODE_WRITE, FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, generic_permission
 from simkernel.fs.path import Path
-from simkernel.fs.proc.internal import (PROC_I, get_proc_task, instantiate_into, pid_delete_dentry,
+from simkernel.fs.proc.internal import (PROC_I, generic_file_llseek, get_proc_task, instantiate_into, pid_delete_dentry,
                                         proc_fill_cache, proc_pid_make_inode, proc_setattr, task_dump_owner)
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.uapi import errno as E
@@ -152,10 +152,6 @@ def proc_readfd(current: Task, file: File, ctx: Any) -> None:
         ctx.pos = fd + 3
 
 
-def _llseek(current: Task, file: File, offset: int, whence: int) -> int:
-    from simkernel.fs.ramfs import generic_file_llseek
-    return generic_file_llseek(current, file, offset, whence)
-
 
 def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
     raise KernelError(E.EISDIR)
@@ -163,4 +159,4 @@ def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
 
 PROC_FD_INODE_OPERATIONS = InodeOperations(lookup=proc_lookupfd, permission=proc_fd_permission,
                                            setattr=proc_setattr)
-PROC_FD_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_readfd, llseek=_llseek)
+PROC_FD_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_readfd, llseek=generic_file_llseek)

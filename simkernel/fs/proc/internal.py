@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 __all__ = ["ProcInodeInfo", "ProcFsInfo", "PidEntry", "DIR", "REG", "LNK", "PROC_I", "proc_pid",
            "get_proc_task", "proc_pid_make_inode", "task_dump_owner", "pid_update_inode", "pid_revalidate",
            "pid_delete_dentry", "PID_DENTRY_OPERATIONS", "proc_fill_cache", "proc_setattr", "HIDEPID_OFF",
-           "HIDEPID_NO_ACCESS", "HIDEPID_INVISIBLE", "HIDEPID_NOT_PTRACEABLE", "PROC_BLOCK_BITS"]
+           "HIDEPID_NO_ACCESS", "HIDEPID_INVISIBLE", "HIDEPID_NOT_PTRACEABLE", "PROC_BLOCK_BITS", "MAX_NON_LFS",
+           "generic_file_llseek", "seq_lseek"]
 
 HIDEPID_OFF = 0
 HIDEPID_NO_ACCESS = 1
 HIDEPID_INVISIBLE = 2
 HIDEPID_NOT_PTRACEABLE = 4
 PROC_BLOCK_BITS = 10     # procfs s_blocksize is 1024: st_blksize of every proc inode
+MAX_NON_LFS = (1 << 31) - 1   # procfs s_maxbytes (proc_fill_super): directory offsets stop at 2**31 - 1
+SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE = range(5)
 
 
 @define(eq=False)
@@ -202,3 +205,54 @@ def instantiate_into(dentry: Dentry, inode: Inode, d_op: DentryOperations | None
     dentry.d_op = d_op
     d_add(dentry, inode)
     return dentry
+
+
+def generic_file_llseek(current: Task, file: Any, offset: int, whence: int) -> int:
+    """generic_file_llseek() on a procfs inode: generic_file_llseek_size() bounded by s_maxbytes, which
+    procfs sets to MAX_NON_LFS, so `lseek(dirfd, 2**31, SEEK_SET)` on /proc/<pid>/map_files is EINVAL while
+    2**31 - 1 is accepted (and reads as the end).
+
+    Raises:
+        KernelError(EINVAL): unknown whence, a negative result, or beyond MAX_NON_LFS.
+        KernelError(ENXIO): SEEK_DATA/SEEK_HOLE at or past i_size (0 for directories).
+
+    Linux: fs/read_write.c:generic_file_llseek(), generic_file_llseek_size(), vfs_setpos();
+    fs/proc/root.c:proc_fill_super() (s_maxbytes = MAX_NON_LFS)
+    """
+    eof = file.f_inode.i_size
+    if whence == SEEK_SET:
+        new = offset
+    elif whence == SEEK_END:
+        new = offset + eof
+    elif whence == SEEK_CUR:
+        if offset == 0:
+            return file.f_pos
+        new = file.f_pos + offset
+    elif whence in (SEEK_DATA, SEEK_HOLE):
+        if offset % (1 << 64) >= eof:
+            raise KernelError(E.ENXIO)
+        new = offset if whence == SEEK_DATA else eof
+    else:
+        raise KernelError(E.EINVAL)
+    if new < 0 or new > MAX_NON_LFS:
+        raise KernelError(E.EINVAL)
+    file.f_pos = new
+    return new
+
+
+def seq_lseek(current: Task, file: Any, offset: int, whence: int) -> int:
+    """seq_lseek(): SEEK_SET and SEEK_CUR only, never negative (seq_file text files: maps, status, ...).
+
+    Raises:
+        KernelError(EINVAL): another whence, or a negative result.
+
+    Linux: fs/seq_file.c:seq_lseek()
+    """
+    if whence == SEEK_CUR:
+        offset += file.f_pos
+    elif whence != SEEK_SET:
+        raise KernelError(E.EINVAL)
+    if offset < 0:
+        raise KernelError(E.EINVAL)
+    file.f_pos = offset
+    return offset

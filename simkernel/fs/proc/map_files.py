@@ -23,7 +23,7 @@ from simkernel.errors import KernelError
 from simkernel.fs.dcache import Dentry, DentryOperations, dont_mount
 from simkernel.fs.file import FMODE_READ, FMODE_WRITE, FileOperations
 from simkernel.fs.inode import Inode, InodeOperations
-from simkernel.fs.proc.internal import (get_proc_task, instantiate_into, pid_delete_dentry, proc_fill_cache,
+from simkernel.fs.proc.internal import (generic_file_llseek, get_proc_task, instantiate_into, pid_delete_dentry, proc_fill_cache,
                                         proc_pid_make_inode, proc_setattr, task_dump_owner, PROC_I)
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.fs.path import Path
@@ -325,15 +325,11 @@ def _proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
     return proc_pid_readlink(current, dentry, buflen)
 
 
-def _llseek(current: Task, file: File, offset: int, whence: int) -> int:
-    from simkernel.fs.ramfs import generic_file_llseek
-    return generic_file_llseek(current, file, offset, whence)
-
 
 PROC_MAP_FILES_INODE_OPERATIONS = InodeOperations(lookup=proc_map_files_lookup, permission=_proc_fd_permission,
                                                   setattr=proc_setattr)
 PROC_MAP_FILES_OPERATIONS = FileOperations(read=_generic_read_dir, iterate_shared=proc_map_files_readdir,
-                                           llseek=_llseek)
+                                           llseek=generic_file_llseek)
 PROC_MAP_FILES_LINK_INODE_OPERATIONS = InodeOperations(readlink=_proc_pid_readlink,
                                                        get_link=proc_map_files_get_link, setattr=proc_setattr)
 TID_MAP_FILES_DENTRY_OPERATIONS = DentryOperations(d_revalidate=map_files_d_revalidate,

@@ -16,7 +16,7 @@ from simkernel.fs.file import FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, new_inode
 from simkernel.fs.proc.base import has_pid_permissions, proc_pid_instantiate, proc_pid_lookup
 from simkernel.fs.proc.internal import (HIDEPID_INVISIBLE, HIDEPID_NO_ACCESS, HIDEPID_NOT_PTRACEABLE,
-                                        HIDEPID_OFF, PROC_BLOCK_BITS, ProcFsInfo, instantiate_into,
+                                        HIDEPID_OFF, PROC_BLOCK_BITS, ProcFsInfo, generic_file_llseek, instantiate_into,
                                         proc_fill_cache)
 from simkernel.fs.readdir import dir_emit, dir_emit_dots
 from simkernel.fs.super import MKDEV, FileSystemType, SuperBlock
@@ -160,13 +160,10 @@ def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
     raise KernelError(E.EISDIR)
 
 
-def _llseek(current: Task, file: File, offset: int, whence: int) -> int:
-    from simkernel.fs.ramfs import generic_file_llseek
-    return generic_file_llseek(current, file, offset, whence)
-
 
 PROC_ROOT_INODE_OPERATIONS = InodeOperations(lookup=proc_root_lookup)
-PROC_ROOT_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_root_readdir, llseek=_llseek)
+PROC_ROOT_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_root_readdir,
+                                      llseek=generic_file_llseek)
 
 
 def proc_fill_super(kernel: Any, current: Task, source: str, flags: int, data: str) -> SuperBlock:

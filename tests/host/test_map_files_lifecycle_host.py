@@ -109,6 +109,10 @@ def scenario_zombie_and_reaped(k: Any, d: str) -> list[tuple[str, Any]]:
     o.do("cached lstat", lambda: lstat_view(w.sys.lstat(name)))
     dfd = w.sys.open(mf(t), O_RDONLY | O_DIRECTORY)
     pfd = w.sys.open(name, O_PATH | O_NOFOLLOW)
+    ffd = w.sys.open(f"/proc/{t.pid}/fd", O_RDONLY | O_DIRECTORY)
+    o.do("pid dir nlink", lambda: w.sys.stat(f"/proc/{t.pid}").st_nlink)
+    o.do("task dir nlink", lambda: w.sys.stat(f"/proc/{t.pid}/task").st_nlink)
+    o.do("task/<tid> nlink", lambda: w.sys.stat(f"/proc/{t.pid}/task/{t.pid}").st_nlink)
     o.do("O_PATH readlinkat", w.sys.readlink, "", dir_fd=pfd)
     o.do("O_PATH fstatat", lambda: lstat_view(w.sys.fstatat(pfd, "", AT_EMPTY_PATH)))
     t.sys.exit(3)
@@ -125,6 +129,8 @@ def scenario_zombie_and_reaped(k: Any, d: str) -> list[tuple[str, Any]]:
     o.do("zombie: stat /proc/pid", lambda: w.sys.stat(f"/proc/{t.pid}").st_mode)
     o.do("zombie: lstat fd dir", lambda: lstat_view(w.sys.lstat(f"/proc/{t.pid}/fd")))
     o.add("zombie: listdir fd", attempt(w.sys.listdir, f"/proc/{t.pid}/fd"))
+    o.do("zombie: fstat old fd-dir fd", lambda: lstat_view(w.sys.fstat(ffd)))
+    o.do("zombie: task dir nlink", lambda: w.sys.stat(f"/proc/{t.pid}/task").st_nlink)
     o.do("reap", lambda: p.sys.waitpid(t.pid, 0)[1])
     o.add("reaped: listing", listing(w, mf(t)))
     o.do("reaped: getdents on old fd", w.sys.getdents, dfd, 32768)
@@ -134,8 +140,11 @@ def scenario_zombie_and_reaped(k: Any, d: str) -> list[tuple[str, Any]]:
     o.do("reaped: O_PATH readlinkat", w.sys.readlink, "", dir_fd=pfd)
     o.do("reaped: O_PATH fstatat", lambda: lstat_view(w.sys.fstatat(pfd, "", AT_EMPTY_PATH)))
     o.do("reaped: fstat old dir fd", lambda: lstat_view(w.sys.fstat(dfd)))
+    o.do("reaped: fstat old fd-dir fd", lambda: lstat_view(w.sys.fstat(ffd)))
+    o.do("reaped: getdents old fd-dir fd", w.sys.getdents, ffd, 4096)
     w.sys.close(dfd)
     w.sys.close(pfd)
+    w.sys.close(ffd)
     return o.items
 
 
@@ -146,7 +155,11 @@ def scenario_threads(k: Any, d: str) -> list[tuple[str, Any]]:
     t = spawn(k, "leader", uid=1000)
     fd = t.sys.open(f"{d}/f", O_RDONLY)
     t.sys.mmap(BASE, PAGE, PROT_READ, MAP_PRIVATE | FIXED, fd, 0)
+    o.do("task dir nlink, one thread", lambda: t.sys.stat(f"/proc/{t.pid}/task").st_nlink)
     th = t.sys.clone(THREAD)
+    o.do("task dir nlink, two threads", lambda: t.sys.stat(f"/proc/{t.pid}/task").st_nlink)
+    o.do("task dir lists both", lambda: sorted(t.sys.listdir(f"/proc/{t.pid}/task")) == sorted(
+        [str(t.pid), str(th.pid)]))
     o.add("thread: /proc/self/map_files", listing(th, "/proc/self/map_files"))
     o.do("thread: readlink via self", th.sys.readlink, f"/proc/self/map_files/{rng(BASE, BASE + PAGE)}")
     o.add("thread: /proc/<tgid>/map_files", listing(th, mf(t)))
@@ -171,6 +184,7 @@ def scenario_threads(k: Any, d: str) -> list[tuple[str, Any]]:
     o.add("thread: /proc/<tgid>/map_files when non-dumpable", listing(th, mf(t)))
     th.sys.exit(0)
     o.add("leader after thread exit", listing(t, "/proc/self/map_files"))
+    o.do("task dir nlink after thread exit", lambda: t.sys.stat(f"/proc/{t.pid}/task").st_nlink)
     return o.items
 
 

@@ -1,0 +1,181 @@
+"""The procfs around map_files on the host and the simulation: /proc/<pid>/status credentials lines,
+/proc/<pid>/fd/N links and their permission rule, /proc/<pid>/maps access, hidepid=/gid=/subset= mounts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from simkernel.host import procfs
+from simkernel.uapi import (
+    CAP_CHECKPOINT_RESTORE, CAP_DAC_READ_SEARCH, CAP_NET_RAW, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_PTRACE,
+    MAP_PRIVATE, O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_WRONLY, PR_SET_DUMPABLE, PROT_READ,
+)
+from tests.host.scenarios_procfs import (
+    BASE, FIXED, PAGE, Obs, attempt, listing, lstat_view, make_file, maps_view, mf, open_close, read_all, rng,
+    run_compare, spawn,
+)
+
+
+def _bnd_mask(k: Any) -> int:
+    """The test process's bounding set: the capabilities this host grants root at all (a container's root
+    may lack some, e.g. CAP_SYS_RESOURCE; the simulation's init has every one).  Capability masks are compared
+    within it, on both machines."""
+    return procfs.read_status(os.getpid())["CapBnd"]
+
+
+def _status(k: Any, w: Any, t: Any, mask: int) -> Any:
+    text = read_all(w, f"/proc/{t.pid}/status")
+    if text.startswith("!"):
+        return text
+    out = []
+    for line in text.splitlines():
+        key = line.split(":", 1)[0]
+        if key in ("Uid", "Gid", "Groups", "NoNewPrivs"):
+            out.append(line)
+        elif key.startswith("Cap"):
+            out.append(f"{key}:\t{int(line.split()[1], 16) & mask:016x}")
+    return out
+
+
+def scenario_status(k: Any, d: str) -> list[tuple[str, Any]]:
+    """Uid/Gid/Groups/Cap* lines of tasks with chosen credentials, read by root and by the task itself."""
+    o = Obs()
+    mask = _bnd_mask(k)
+    root = spawn(k, "root")
+    tasks = [
+        ("root", spawn(k, "t-root")),
+        ("user", spawn(k, "t-user", uid=1000, gid=1001, groups=[4, 27, 1001])),
+        ("user+caps", spawn(k, "t-caps", uid=1000, caps=[CAP_NET_RAW, CAP_SYS_ADMIN, CAP_CHECKPOINT_RESTORE])),
+        ("root-few-caps", spawn(k, "t-rootf", caps=[CAP_SETUID, CAP_SYS_PTRACE])),
+    ]
+    mixed = spawn(k, "t-mixed")
+    mixed.sys.setresgid(1000, 0, 2000)
+    mixed.sys.setresuid(1000, 0, 3000)
+    mixed.sys.setfsuid(4000)
+    tasks.append(("mixed", mixed))
+    fsu = spawn(k, "t-fs", uid=1001, caps=[CAP_SETUID])
+    fsu.sys.setfsuid(1000)
+    tasks.append(("fsuid", fsu))
+    for who, t in tasks:
+        o.add(f"{who} by root", _status(k, root, t, mask))
+        o.add(f"{who} by itself", _status(k, t, t, mask))
+        o.do(f"{who} getres", lambda: (t.sys.getresuid(), t.sys.getresgid(), sorted(t.sys.getgroups())))
+        o.do(f"{who} capget", lambda: tuple(c & mask for c in t.sys.capget()))
+    nobody = spawn(k, "nobody", uid=65534)
+    o.add("root status by nobody", _status(k, nobody, tasks[0][1], mask))
+    return o.items
+
+
+def scenario_fd_links(k: Any, d: str) -> list[tuple[str, Any]]:
+    """/proc/<pid>/fd/N: link modes (r-x, -wx, rwx), link text, who may read and open them."""
+    o = Obs()
+    make_file(k, f"{d}/f", PAGE, 0o644)
+    make_file(k, f"{d}/g", PAGE, 0o666)
+    t = spawn(k, "target", uid=1000)
+    fds = {"ro": t.sys.open(f"{d}/f", O_RDONLY), "wo": t.sys.open(f"{d}/g", O_WRONLY),
+           "rw": t.sys.open(f"{d}/g", O_RDWR), "dir": t.sys.open(d, O_RDONLY | O_DIRECTORY)}
+    mfd = t.sys.memfd_create("fdtest")
+    fds["memfd"] = mfd
+    observers = [("root", spawn(k, "root")), ("same-uid", spawn(k, "same", uid=1000)),
+                 ("other", spawn(k, "other", uid=1001)),
+                 ("other+drs", spawn(k, "other-drs", uid=1001, caps=[CAP_DAC_READ_SEARCH])),
+                 ("self", t)]
+    fdd = f"/proc/{t.pid}/fd"
+    size0 = observers[0][1].sys.lstat(fdd).st_size
+    extra = t.sys.open(f"{d}/f", O_RDONLY)
+    o.add("fd dir size counts open fds (+1)", observers[0][1].sys.lstat(fdd).st_size - size0)
+    t.sys.close(extra)
+    o.add("fd dir size counts open fds (-1)", observers[0][1].sys.lstat(fdd).st_size - size0)
+    for who, w in observers:
+        o.do(f"{who} lstat fd dir", lambda: {**lstat_view(w.sys.lstat(fdd)), "size": None})
+        for name, n in fds.items():
+            p = f"/proc/{t.pid}/fd/{n}"
+            o.do(f"{who} readlink {name}", w.sys.readlink, p)
+            o.do(f"{who} lstat {name}", lambda: lstat_view(w.sys.lstat(p)))
+            o.add(f"{who} open {name} O_RDONLY", open_close(w, p, O_RDONLY))
+        o.do(f"{who} readlink closed fd", w.sys.readlink, f"/proc/{t.pid}/fd/999")
+        o.do(f"{who} readlink fd 0123", w.sys.readlink, f"/proc/{t.pid}/fd/0{fds['ro']}")
+        listed = attempt(w.sys.listdir, f"/proc/{t.pid}/fd")
+        o.add(f"{who} listdir fd has ours", listed if isinstance(listed, str)
+              else sorted(name for name, n in fds.items() if str(n) in listed))
+    t.sys.prctl(PR_SET_DUMPABLE, 0)
+    same = observers[1][1]
+    o.do("same-uid after non-dumpable readlink", same.sys.readlink, f"/proc/{t.pid}/fd/{fds['ro']}")
+    o.do("self after non-dumpable readlink", t.sys.readlink, f"/proc/self/fd/{fds['ro']}")
+    o.do("root after non-dumpable lstat fd dir", lambda: {**lstat_view(observers[0][1].sys.lstat(fdd)),
+                                                           "size": None})
+    t.sys.close(fds["ro"])
+    o.do("root readlink after close", observers[0][1].sys.readlink, f"/proc/{t.pid}/fd/{fds['ro']}")
+    return o.items
+
+
+def scenario_hidepid(k: Any, d: str, options: str) -> list[tuple[str, Any]]:
+    """A procfs instance mounted with `options`; who sees and reaches which /proc/<pid>."""
+    o = Obs()
+    make_file(k, f"{d}/f", PAGE)
+    k.init.sys.mkdir(f"{d}/proc", 0o755)
+    o.do("mount", k.init.sys.mount, "proc", f"{d}/proc", "proc", 0, options)
+    root_t = spawn(k, "t-root")
+    user_t = spawn(k, "t-user", uid=1000)
+    for t in (root_t, user_t):
+        fd = t.sys.open(f"{d}/f", O_RDONLY)
+        t.sys.mmap(BASE, PAGE, PROT_READ, MAP_PRIVATE | FIXED, fd, 0)
+    observers = [("root", spawn(k, "root")), ("user", spawn(k, "user", uid=1000)),
+                 ("nobody", spawn(k, "nobody", uid=65534)),
+                 ("member", spawn(k, "member", uid=65534, gid=65534, groups=[4242]))]
+    for who, w in observers:
+        listed = attempt(w.sys.listdir, f"{d}/proc")
+        for tn, t in (("root-task", root_t), ("user-task", user_t)):
+            base = f"{d}/proc/{t.pid}"
+            o.add(f"{who} sees {tn} in readdir", listed if isinstance(listed, str) else str(t.pid) in listed)
+            o.do(f"{who} stat {tn}", lambda: lstat_view(w.sys.stat(base)))
+            o.add(f"{who} status {tn}", "ok" if not read_all(w, f"{base}/status").startswith("!")
+                  else read_all(w, f"{base}/status"))
+            o.add(f"{who} map_files {tn}", listing(w, f"{base}/map_files"))
+            o.do(f"{who} readlink {tn}", w.sys.readlink, f"{base}/map_files/{rng(BASE, BASE + PAGE)}")
+            o.add(f"{who} maps {tn}", maps_view(read_all(w, f"{base}/maps")))
+        o.do(f"{who} self", lambda: w.sys.readlink(f"{d}/proc/self") == str(w.pid))
+        o.add(f"{who} own map_files", listing(w, f"{d}/proc/self/map_files"))
+    return o.items
+
+
+HIDEPID_OPTIONS = ["", "hidepid=0", "hidepid=1", "hidepid=2", "hidepid=4", "hidepid=off", "hidepid=noaccess",
+                   "hidepid=invisible", "hidepid=ptraceable", "hidepid=2,gid=4242", "hidepid=1,gid=4242",
+                   "hidepid=4,gid=4242", "subset=pid", "hidepid=invisible,subset=pid"]
+
+
+def test_status_credentials(host: Any, compared: Any) -> None:
+    """The credential lines of /proc/<pid>/status for assorted credentials, as root and as the task."""
+    run_compare(host, compared, scenario_status)
+
+
+def test_fd_links(host: Any, compared: Any) -> None:
+    """/proc/<pid>/fd/N: modes, link text, DAC + ptrace rule, non-dumpable, closed and malformed fds."""
+    run_compare(host, compared, scenario_fd_links)
+
+
+@pytest.mark.parametrize("options", HIDEPID_OPTIONS)
+def test_hidepid_mounts(host: Any, compared: Any, options: str) -> None:
+    """A scratch procfs mount with hidepid=/gid=/subset=: visibility and reachability of /proc/<pid>."""
+    run_compare(host, compared, scenario_hidepid, options)
+    d = host._tmpdirs[-1]
+    host.close()   # unmounts every mount below the scratch directory and removes it
+    with open("/proc/self/mountinfo") as f:
+        assert not [line for line in f if d in line], f"a mount under {d} survived the cleanup"
+
+
+@pytest.mark.parametrize("options", ["hidepid=3", "hidepid=x", "gid=x", "subset=net", "bogus=1"])
+def test_proc_mount_bad_options(host: Any, compared: Any, options: str) -> None:
+    """Invalid procfs mount options are EINVAL."""
+    def scenario(k: Any, d: str) -> list[tuple[str, Any]]:
+        k.init.sys.mkdir(f"{d}/proc", 0o755)
+        return [("mount", attempt(k.init.sys.mount, "proc", f"{d}/proc", "proc", 0, options))]
+    run_compare(host, compared, scenario)
+    d = host._tmpdirs[-1]
+    host.close()
+    with open("/proc/self/mountinfo") as f:
+        assert not [line for line in f if d in line], f"a mount under {d} survived the cleanup"

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["TGID_BASE_STUFF", "TID_BASE_STUFF", "has_pid_permissions", "proc_pid_permission", "pid_getattr",
            "proc_pid_get_link", "proc_pid_readlink", "call_proc_get_link", "proc_pid_instantiate",
            "proc_task_instantiate", "proc_pident_lookup", "proc_pident_readdir", "PROC_PID_LINK_INODE_OPERATIONS",
-           "proc_exe_link", "proc_cwd_link", "proc_root_link"]
+           "proc_exe_link", "proc_cwd_link", "proc_root_link", "proc_task_getattr", "pid_entry_nlink",
+           "UNMODELLED_DIRS"]
 
 
 def proc_sb_info(inode: Inode) -> ProcFsInfo:
@@ -348,8 +349,17 @@ def _task_readdir(current: Task, file: File, ctx: Any) -> None:
         ctx.pos += 1
 
 
+def proc_task_getattr(current: Task, path: Path, stat: Kstat) -> None:
+    """proc_task_getattr(): /proc/<pid>/task has one more link per thread. Linux: fs/proc/base.c"""
+    inode = path.dentry.d_inode
+    generic_fillattr(inode, stat)
+    task = get_proc_task(inode)
+    if task is not None:
+        stat.nlink += len(task.signal.threads)
+
+
 def _task_dir() -> PidEntry:
-    iop = InodeOperations(lookup=_task_lookup, getattr=pid_getattr, permission=proc_pid_permission,
+    iop = InodeOperations(lookup=_task_lookup, getattr=proc_task_getattr, permission=proc_pid_permission,
                           setattr=proc_setattr)
     fop = FileOperations(read=_read_dir, iterate_shared=_task_readdir, llseek=generic_file_llseek)
     return DIR("task", S.S_IRUGO | S.S_IXUGO, iop, fop)
@@ -367,6 +377,11 @@ def _build_tables() -> tuple[tuple[PidEntry, ...], tuple[PidEntry, ...]]:
 
 
 TGID_BASE_STUFF, TID_BASE_STUFF = _build_tables()
+
+# Directories of the real tables that simkernel does not model (fdinfo, ns, net, attr on a 6.18 x86-64
+# build): they still count in the link count of /proc/<pid> and /proc/<pid>/task/<tid>, which
+# pid_entry_nlink() computes from the whole table (9 and 7 on the host).
+UNMODELLED_DIRS = ("fdinfo", "ns", "net", "attr")
 
 
 def _ents(inode: Inode) -> tuple[PidEntry, ...]:
@@ -387,11 +402,21 @@ PROC_TGID_BASE_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=_base_
                                            llseek=generic_file_llseek)
 
 
+def pid_entry_nlink(ents: tuple[PidEntry, ...]) -> int:
+    """pid_entry_nlink(): 2 + one per subdirectory of the table (counting UNMODELLED_DIRS).
+
+    Simplification: the unmodelled directories are counted, not listed.
+
+    Linux: fs/proc/base.c:pid_entry_nlink()
+    """
+    return 2 + sum(1 for p in ents if S.S_ISDIR(p.mode)) + len(UNMODELLED_DIRS)
+
+
 def _instantiate_pid_dir(dentry: Dentry, task: Task, ents: tuple[PidEntry, ...]) -> Dentry:
     inode = proc_pid_make_inode(dentry.d_sb, task, S.S_IFDIR | S.S_IRUGO | S.S_IXUGO)
     inode.i_op = PROC_TGID_BASE_INODE_OPERATIONS
     inode.i_fop = PROC_TGID_BASE_OPERATIONS
-    inode.i_nlink = 2 + sum(1 for p in ents if S.S_ISDIR(p.mode))
+    inode.i_nlink = pid_entry_nlink(ents)
     PROC_I(inode).entry = ents
     return instantiate_into(dentry, inode, PID_DENTRY_OPERATIONS)
 

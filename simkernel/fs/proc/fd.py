@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from simkernel.errors import KernelError
 from simkernel.fs.dcache import Dentry, DentryOperations
 from simkernel.fs.file import FMODE_READ, FMODE_WRITE, FileOperations
-from simkernel.fs.inode import Inode, InodeOperations, generic_permission
+from simkernel.fs.inode import Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
 from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (PROC_I, generic_file_llseek, get_proc_task, instantiate_into, pid_delete_dentry,
                                         proc_fill_cache, proc_pid_make_inode, proc_setattr, task_dump_owner)
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from simkernel.kernel.task import Task
 
 __all__ = ["proc_fd_permission", "proc_fd_link", "tid_fd_revalidate", "proc_fd_instantiate", "proc_lookupfd",
-           "proc_readfd", "PROC_FD_INODE_OPERATIONS", "PROC_FD_OPERATIONS", "name_to_int"]
+           "proc_readfd", "PROC_FD_INODE_OPERATIONS", "PROC_FD_OPERATIONS", "name_to_int", "proc_readfd_count",
+           "proc_fd_getattr"]
 
 
 def name_to_int(name: str) -> int:
@@ -157,6 +158,35 @@ def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
     raise KernelError(E.EISDIR)
 
 
+def proc_readfd_count(inode: Inode) -> int:
+    """proc_readfd_count(): how many descriptors the task has open (0 once its files are gone).
+
+    Raises:
+        KernelError(ENOENT): the task was reaped.
+
+    Linux: fs/proc/fd.c:proc_readfd_count()
+    """
+    task = get_proc_task(inode)
+    if task is None:
+        raise KernelError(E.ENOENT)
+    files = task.files
+    return len(files.fdt) if files is not None else 0
+
+
+def proc_fd_getattr(current: Task, path: Path, stat: Kstat) -> None:
+    """proc_fd_getattr(): st_size of /proc/<pid>/fd is the number of open descriptors (since v6.2).
+
+    Raises:
+        KernelError(ENOENT): the task was reaped (even through an fd opened before).
+
+    Linux: fs/proc/fd.c:proc_fd_getattr()
+    """
+    inode = path.dentry.d_inode
+    generic_fillattr(inode, stat)
+    if S.S_ISDIR(inode.i_mode):
+        stat.size = proc_readfd_count(inode)
+
+
 PROC_FD_INODE_OPERATIONS = InodeOperations(lookup=proc_lookupfd, permission=proc_fd_permission,
-                                           setattr=proc_setattr)
+                                           getattr=proc_fd_getattr, setattr=proc_setattr)
 PROC_FD_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_readfd, llseek=generic_file_llseek)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["capable", "ns_capable", "ns_capable_noaudit", "ns_capable_setid", "has_ns_capability",
            "has_ns_capability_noaudit", "has_capability", "has_capability_noaudit", "file_ns_capable",
            "privileged_wrt_inode_uidgid", "capable_wrt_inode_uidgid", "checkpoint_restore_ns_capable",
-           "ptracer_capable", "cred_capable", "sys_capget", "sys_capset"]
+           "ptracer_capable", "perfmon_capable", "cred_capable", "sys_capget", "sys_capset"]
 
 
 def cred_capable(kernel: Kernel, cred: Cred, ns: UserNamespace, cap: int, opts: int = CAP_OPT_NONE) -> bool:
@@ -131,6 +131,15 @@ def checkpoint_restore_ns_capable(current: Task, ns: UserNamespace) -> bool:
     Linux: include/linux/capability.h:checkpoint_restore_ns_capable()
     """
     return ns_capable(current, ns, CAP_CHECKPOINT_RESTORE) or ns_capable(current, ns, CAP_SYS_ADMIN)
+
+
+def perfmon_capable(current: Task) -> bool:
+    """CAP_PERFMON or CAP_SYS_ADMIN over the initial namespace (mm_access's third rule for READ).
+
+    Linux: include/linux/capability.h:perfmon_capable()
+    """
+    from simkernel.uapi.capability import CAP_PERFMON
+    return capable(current, CAP_PERFMON) or capable(current, CAP_SYS_ADMIN)
 
 
 def ptracer_capable(current: Task, ns: UserNamespace) -> bool:

@@ -194,3 +194,12 @@ def test_sys_capset_drop_then_regain_refused():
     assert t.mm.get_dumpable() == 1
     with kraises(E.EPERM):
         C.sys_capset(t, 0, 0, 1 << CAP_CHOWN, 0)
+
+
+def test_perfmon_capable_either_cap():
+    """CAP_PERFMON or CAP_SYS_ADMIN in the initial namespace."""
+    from simkernel.uapi.capability import CAP_PERFMON
+    k = MiniKernel()
+    for caps, ok in ((1 << CAP_PERFMON, True), (1 << CAP_SYS_ADMIN, True), (1 << CAP_KILL, False)):
+        t = make_task(k, user_cred(k, cap_effective=caps, cap_permitted=caps))
+        assert C.perfmon_capable(t) is ok

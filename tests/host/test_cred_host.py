@@ -8,6 +8,8 @@ in its bounding set) and the host's fs.suid_dumpable.
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any, Sequence
 
 import pytest
@@ -217,3 +219,62 @@ _STEP = st.one_of(
 def test_cred_random_sequences_match_host(host: HostKernel, compared: Any, steps: list[Step]) -> None:
     """40 random credential sequences (fixed seed) behave on the simulation exactly as on the host."""
     both(host, compared, steps)
+
+
+# -- execve: set-uid/set-gid bits, unreadable programs, dumpable -------------------------------------------------
+
+_SIM_PROG = b"\x7fELF\ntype exec\nload 0x400000 0x1000 0x1000 0 rx\n"
+_USER = [("setgroups", []), ("setresgid", 1000, 1000, 1000), ("setresuid", 1000, 1000, 1000)]
+_EXEC_CASES = {
+    "plain_by_user": (0o755, (0, 0), _USER),
+    "setuid_root_by_user": (0o4755, (0, 0), _USER),
+    "setgid_by_user": (0o2755, (0, 50), _USER),
+    "setgid_without_group_x_by_user": (0o2745, (0, 50), _USER),
+    "exec_only_by_user": (0o711, (0, 0), _USER),
+    "setuid_root_under_no_new_privs": (0o4755, (0, 0), [("prctl", PR.PR_SET_NO_NEW_PRIVS, 1)] + _USER),
+    "plain_by_root_after_seteuid": (0o755, (0, 0), [("setresuid", -1, 1000, -1)]),
+    "setuid_user_by_root": (0o4755, (1000, 1000), []),
+    "plain_by_root_with_keepcaps_user": (0o755, (0, 0), [("prctl", PR.PR_SET_KEEPCAPS, 1)] + _USER),
+    "plain_by_user_with_ambient": (0o755, (0, 0), [
+        ("capset", B(CAP_KILL, CAP_SETUID, CAP_SETGID), B(CAP_KILL, CAP_SETUID, CAP_SETGID), B(CAP_KILL)),
+        ("prctl", PR.PR_CAP_AMBIENT, PR.PR_CAP_AMBIENT_RAISE, CAP_KILL), ("prctl", PR.PR_SET_KEEPCAPS, 1),
+        ("setresgid", 1000, 1000, 1000), ("setresuid", 1000, 1000, 1000)]),
+}
+
+
+def _exec_observe_host(ht: Any) -> dict[str, Any]:
+    s = ht.status()
+    out = {k: s[k] for k in ("Uid", "Gid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    out["map_files_owner"] = os.stat(f"/proc/{ht.pid}/map_files").st_uid   # root when not dumpable
+    return out
+
+
+def _exec_observe_sim(p: Pair) -> dict[str, Any]:
+    o = sim_observe(p.t)
+    out = {k: o[k] for k in ("Uid", "Gid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    out["map_files_owner"] = p.k.init.sys.stat(f"/proc/{p.t.pid}/map_files").st_uid
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_EXEC_CASES))
+def test_execve_credentials_match_host(host: HostKernel, compared: Any, name: str) -> None:
+    """After execve of a program with these mode bits and owner, ids, capabilities and dumpability (the
+    owner of /proc/<pid>/map_files) are those of the real kernel."""
+    mode, (uid, gid), steps = _EXEC_CASES[name]
+    d = host.tmpdir()
+    path = f"{d}/prog"
+    shutil.copy("/bin/sleep", path)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    p = Pair(host)
+    s = p.k.init.sys
+    s.mkdir(d, 0o755)
+    fd = s.open(path, 0o101, 0o600)   # O_CREAT | O_WRONLY
+    s.write(fd, _SIM_PROG)
+    s.close(fd)
+    s.chown(path, uid, gid)
+    s.chmod(path, mode)
+    p.run(steps, compared)
+    compared.check(_outcome(p.t.sys.execve, path, ["prog", "60"]),
+                   _outcome(p.ht.sys.execve, path, ["prog", "60"]), f"{name}: execve")
+    compared.check(_exec_observe_sim(p), _exec_observe_host(p.ht), f"{name}: after execve")

@@ -278,3 +278,79 @@ def test_execve_credentials_match_host(host: HostKernel, compared: Any, name: st
     compared.check(_outcome(p.t.sys.execve, path, ["prog", "60"]),
                    _outcome(p.ht.sys.execve, path, ["prog", "60"]), f"{name}: execve")
     compared.check(_exec_observe_sim(p), _exec_observe_host(p.ht), f"{name}: after execve")
+
+
+# -- user namespaces: uid_map / gid_map / setgroups writes --------------------------------------------------------
+
+def _write(task: Any, path: str, text: str) -> Any:
+    from simkernel.uapi.fcntl import O_WRONLY
+    try:
+        fd = task.sys.open(path, O_WRONLY)
+    except OSError as err:
+        return ("open", err.errno)
+    try:
+        return ("ok", task.sys.write(fd, text.encode()))
+    except OSError as err:
+        return ("write", err.errno)
+    finally:
+        task.sys.close(fd)
+
+
+def _read(task: Any, path: str) -> Any:
+    from simkernel.uapi.fcntl import O_RDONLY
+    try:
+        fd = task.sys.open(path, O_RDONLY)
+    except OSError as err:
+        return ("open", err.errno)
+    try:
+        return task.sys.read(fd, 4096).decode()
+    finally:
+        task.sys.close(fd)
+
+
+def _ids(task: Any) -> Any:
+    return (task.sys.getresuid(), task.sys.getresgid(), tuple(task.sys.getgroups()), task.sys.capget())
+
+
+def userns_unprivileged(k: Any) -> list[Any]:
+    """A user unshares a user namespace and writes its own maps, in the kernel's order of rules."""
+    from simkernel.uapi.sched import CLONE_NEWUSER
+    t = k.spawn("u", uid=1000, gid=1000)
+    t.sys.unshare(CLONE_NEWUSER)
+    obs: list[Any] = [_ids(t), _read(t, "/proc/self/uid_map"), _read(t, "/proc/self/setgroups")]
+    for path, text in [("uid_map", "0 0 1"), ("uid_map", "0 1000 2"), ("uid_map", "0 1000"),
+                       ("uid_map", "0 1000 1 junk"), ("uid_map", "0 1000 1\n"), ("uid_map", "0 1000 1"),
+                       ("gid_map", "0 1000 1"), ("setgroups", "maybe"), ("setgroups", "deny"),
+                       ("setgroups", "allow"), ("gid_map", "0 1001 1"), ("gid_map", "0 1000 1"),
+                       ("setgroups", "deny")]:
+        obs.append((path, text, _write(t, f"/proc/self/{path}", text)))
+    obs += [_ids(t), _read(t, "/proc/self/uid_map"), _read(t, "/proc/self/gid_map"),
+            _read(t, "/proc/self/setgroups"), _outcome(t.sys.setgroups, [0]), _outcome(t.sys.setuid, 0),
+            _outcome(t.sys.setuid, 1), _outcome(t.sys.setresgid, 0, 0, 0), _ids(t)]
+    return obs
+
+
+def userns_from_parent(k: Any) -> list[Any]:
+    """Root in the parent namespace maps a range for a child that unshared; the child then acts inside."""
+    from simkernel.uapi.sched import CLONE_NEWUSER
+    r = k.spawn("r")
+    c = r.sys.fork()
+    c.sys.unshare(CLONE_NEWUSER)
+    obs: list[Any] = [_ids(c)]
+    for path, text in [("uid_map", "0 100000 65536"), ("gid_map", "0 100000 1\n1 200000 10"),
+                       ("uid_map", "0 0 1")]:
+        obs.append((path, text, _write(r, f"/proc/{c.pid}/{path}", text)))
+    obs += [_ids(c), _read(c, "/proc/self/uid_map"), _read(r, f"/proc/{c.pid}/gid_map"),
+            _outcome(c.sys.setresuid, 5, 5, 5), _outcome(c.sys.setgroups, [0, 3]), _outcome(c.sys.setgid, 11),
+            _ids(c)]
+    g = r.sys.fork()
+    g.sys.unshare(CLONE_NEWUSER)
+    obs.append(("self root map", _write(g, "/proc/self/uid_map", "0 0 1"), _write(g, "/proc/self/gid_map", "0 0 1"),
+                _write(g, "/proc/self/setgroups", "deny"), _write(g, "/proc/self/gid_map", "0 0 1"), _ids(g)))
+    return obs
+
+
+@pytest.mark.parametrize("scenario", [userns_unprivileged, userns_from_parent], ids=lambda f: f.__name__)
+def test_userns_maps_match_host(host: HostKernel, compared: Any, scenario: Any) -> None:
+    """uid_map/gid_map/setgroups writes: permissions, parsing and their effect on ids, as on the real kernel."""
+    compared.check(scenario(simkernel.Kernel()), scenario(host), scenario.__name__)

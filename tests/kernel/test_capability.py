@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 
 from simkernel.kernel import capability as C
 from simkernel.kernel.task import PF_SUPERPRIV

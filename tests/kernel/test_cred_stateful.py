@@ -3,7 +3,6 @@ from random starting credentials, checking the invariants the kernel maintains a
 
 from __future__ import annotations
 
-import attrs
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule

@@ -6,7 +6,6 @@ import attrs
 import pytest
 
 from simkernel.kernel import ptrace as P
-from simkernel.kernel.ptrace import __ptrace_may_access as may_access  # noqa: F401
 from simkernel.uapi import errno as E
 from simkernel.uapi.capability import CAP_FULL_SET, CAP_KILL, CAP_SYS_PTRACE
 from tests.helpers import kraises

@@ -129,7 +129,21 @@ def scenario_entry_refuses(k: Any, d: str) -> list[tuple[str, Any]]:
     o.do("readlink relative", w.sys.readlink, rng(*R))
     o.do("chdir '..'", lambda: (w.sys.chdir(".."), w.sys.getcwd())[1] == f"/proc/{t.pid}")
     o.do("chdir entry", w.sys.chdir, e)
+    o.do("rmdir map_files", w.sys.rmdir, m)
     o.do("lstat entry after all", lambda: lstat_view(w.sys.lstat(e)))
+    # the same as an unprivileged user on its own process
+    u = spawn(k, "user", uid=1000)
+    ufd = u.sys.open(f"{d}/f", O_RDONLY)
+    u.sys.mmap(R[0], R[1] - R[0], PROT_READ, MAP_PRIVATE | FIXED, ufd, 0)
+    um, ue = mf(u), mf(u, rng(*R))
+    for label, fn, args in (("unlink entry", u.sys.unlink, (ue,)), ("rmdir map_files", u.sys.rmdir, (um,)),
+                            ("unlink maps", u.sys.unlink, (f"/proc/{u.pid}/maps",)),
+                            ("unlink missing in pid dir", u.sys.unlink, (f"/proc/{u.pid}/nonexistent",)),
+                            ("mkdir in map_files", u.sys.mkdir, (um + "/x",)),
+                            ("mkdir in pid dir", u.sys.mkdir, (f"/proc/{u.pid}/x",)),
+                            ("rename entry", u.sys.rename, (ue, um + "/y")),
+                            ("unlink /proc/self", u.sys.unlink, ("/proc/self",))):
+        o.do(f"user: {label}", fn, *args)
     return o.items
 
 
@@ -141,20 +155,6 @@ def test_follow_capability_and_open_flags(host: Any, compared: Any) -> None:
 def test_entries_refuse_changes(host: Any, compared: Any) -> None:
     """unlink/rmdir/mkdir/symlink/rename/link/chmod on map_files and its entries, as root."""
     run_compare(host, compared, scenario_entry_refuses)
-
-
-def scenario_rmdir_map_files(k: Any, d: str) -> list[tuple[str, Any]]:
-    """rmdir(/proc/<pid>/map_files) as root."""
-    t = spawn(k, "target")
-    return [("rmdir map_files", attempt(spawn(k, "root").sys.rmdir, mf(t)))]
-
-
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "simkernel/fs/namei_ops.py:do_rmdir() calls dir.i_op.rmdir without checking it exists; vfs_rmdir() "
-    "returns EPERM when the directory has no ->rmdir (procfs pid directories), the host gives EPERM"))
-def test_rmdir_map_files_is_eperm(host: Any, compared: Any) -> None:
-    """rmdir of map_files (a directory whose parent has no ->rmdir) is EPERM."""
-    run_compare(host, compared, scenario_rmdir_map_files)
 
 
 def scenario_chmod_proc(k: Any, d: str) -> list[tuple[str, Any]]:

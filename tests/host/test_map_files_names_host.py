@@ -137,3 +137,23 @@ def test_map_files_selftest_sequence_root(host: Any, compared: Any) -> None:
 def test_map_files_selftest_sequence_nobody(host: Any, compared: Any) -> None:
     """The proc-self-map-files-001 readlink sequence, as uid 65534 (reading one's own map_files)."""
     run_compare(host, compared, scenario_selftest_as, 65534)
+
+
+def scenario_address_zero(k: Any, d: str) -> list[tuple[str, Any]]:
+    """Root maps page 0 of /dev/zero (CAP_SYS_RAWIO passes vm.mmap_min_addr); names around "0-1000"."""
+    o = Obs()
+    t = spawn(k, "zero")
+    fd = t.sys.open("/dev/zero", O_RDONLY)
+    o.do("mmap at 0", t.sys.mmap, 0, PAGE, PROT_NONE, MAP_PRIVATE | 0x10, fd, 0)
+    for name in ("0-1000", "-1000", "00-1000", "0-01000", "0-1000 ", "0-", "-", "0-0", "000-1000", "0-1"):
+        o.do(f"readlink {name!r}", t.sys.readlink, f"/proc/self/map_files/{name}")
+    o.add("listing has 0-1000", "0-1000" in t.sys.listdir("/proc/self/map_files"))
+    nobody = spawn(k, "nobody", uid=65534)
+    nfd = nobody.sys.open("/dev/zero", O_RDONLY)
+    o.do("nobody mmap at 0", nobody.sys.mmap, 0, PAGE, PROT_NONE, MAP_PRIVATE | 0x10, nfd, 0)
+    return o.items
+
+
+def test_map_files_names_at_address_zero(host: Any, compared: Any) -> None:
+    """A mapping at address 0: "0-1000" and "-1000" resolve, leading zeros do not; nobody cannot map 0."""
+    run_compare(host, compared, scenario_address_zero)

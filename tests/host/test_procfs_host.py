@@ -143,6 +143,21 @@ def scenario_hidepid(k: Any, d: str, options: str) -> list[tuple[str, Any]]:
     return o.items
 
 
+def scenario_proc_root_positions(k: Any, d: str) -> list[tuple[str, Any]]:
+    """d_off values of /proc's fixed entries and of its last record (PID_MAX_LIMIT + 258)."""
+    w = spawn(k, "reader")
+    fd = w.sys.open("/proc", O_RDONLY | O_DIRECTORY)
+    got = []
+    while True:
+        batch = w.sys.getdents(fd, 65536)
+        if not batch:
+            break
+        got += batch
+    w.sys.close(fd)
+    fixed = [(n, t, off) for n, _i, t, off in got if n in ("self", "thread-self")]
+    return [("self/thread-self", fixed), ("last d_off", got[-1][3]), ("dot", got[0][2:])]
+
+
 HIDEPID_OPTIONS = ["", "hidepid=0", "hidepid=1", "hidepid=2", "hidepid=4", "hidepid=off", "hidepid=noaccess",
                    "hidepid=invisible", "hidepid=ptraceable", "hidepid=2,gid=4242", "hidepid=1,gid=4242",
                    "hidepid=4,gid=4242", "subset=pid", "hidepid=invisible,subset=pid"]
@@ -156,6 +171,11 @@ def test_status_credentials(host: Any, compared: Any) -> None:
 def test_fd_links(host: Any, compared: Any) -> None:
     """/proc/<pid>/fd/N: modes, link text, DAC + ptrace rule, non-dumpable, closed and malformed fds."""
     run_compare(host, compared, scenario_fd_links)
+
+
+def test_proc_root_positions(host: Any, compared: Any) -> None:
+    """/proc: self at 256 (d_off 257), thread-self d_off = first tgid + 258, the end at PID_MAX_LIMIT + 258."""
+    run_compare(host, compared, scenario_proc_root_positions)
 
 
 @pytest.mark.parametrize("options", HIDEPID_OPTIONS)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from simkernel.errors import KernelError
 from simkernel.fs.dcache import Dentry
 from simkernel.fs.file import FileOperations
-from simkernel.fs.inode import Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
+from simkernel.fs.inode import S_IMMUTABLE, Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
 from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCESS, HIDEPID_NOT_PTRACEABLE, LNK,
                                         PID_DENTRY_OPERATIONS, PROC_I, REG, PidEntry, ProcFsInfo,
@@ -416,13 +416,15 @@ def _instantiate_pid_dir(dentry: Dentry, task: Task, ents: tuple[PidEntry, ...])
     inode = proc_pid_make_inode(dentry.d_sb, task, S.S_IFDIR | S.S_IRUGO | S.S_IXUGO)
     inode.i_op = PROC_TGID_BASE_INODE_OPERATIONS
     inode.i_fop = PROC_TGID_BASE_OPERATIONS
+    inode.i_flags |= S_IMMUTABLE   # nothing is created or removed here: unlink/rmdir inside give EPERM
     inode.i_nlink = pid_entry_nlink(ents)
     PROC_I(inode).entry = ents
     return instantiate_into(dentry, inode, PID_DENTRY_OPERATIONS)
 
 
 def proc_pid_instantiate(dentry: Dentry, task: Task) -> Dentry:
-    """proc_pid_instantiate(): /proc/<pid>, built from tgid_base_stuff. Linux: fs/proc/base.c"""
+    """proc_pid_instantiate(): /proc/<pid>, built from tgid_base_stuff, marked S_IMMUTABLE (so an unlink
+    or rmdir inside it is EPERM from inode_permission(MAY_WRITE) even for its owner). Linux: fs/proc/base.c"""
     return _instantiate_pid_dir(dentry, task, TGID_BASE_STUFF)
 
 

@@ -28,11 +28,12 @@ if TYPE_CHECKING:
     from simkernel.kernel.task import Task
 
 __all__ = ["PROC_FS_TYPE", "proc_parse_options", "proc_root_lookup", "proc_root_readdir",
-           "FIRST_PROCESS_ENTRY", "TGID_OFFSET", "PROC_ROOT_INO", "PROC_SUPER_MAGIC"]
+           "FIRST_PROCESS_ENTRY", "TGID_OFFSET", "PROC_ROOT_INO", "PROC_SUPER_MAGIC", "PID_MAX_LIMIT"]
 
 FIRST_PROCESS_ENTRY = 256
 TGID_OFFSET = FIRST_PROCESS_ENTRY + 2
 PROC_ROOT_INO = 1
+PID_MAX_LIMIT = 4 * 1024 * 1024   # include/linux/threads.h, 64-bit
 PROC_SUPER_MAGIC = 0x9FA0
 _HIDEPID_NAMES = {"off": HIDEPID_OFF, "noaccess": HIDEPID_NO_ACCESS, "invisible": HIDEPID_INVISIBLE,
                   "ptraceable": HIDEPID_NOT_PTRACEABLE}
@@ -121,6 +122,11 @@ def proc_root_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int) -> D
 def proc_root_readdir(current: Task, file: File, ctx: Any) -> None:
     """proc_root_readdir() + proc_pid_readdir(): dots, self, thread-self, then visible tgids ascending.
 
+    Positions: self 256, thread-self 257, tgid N at N + 258; after the last pid the position is
+    PID_MAX_LIMIT + 258, which is the last record's d_off.  Simplification: the static /proc entries
+    (proc_dir_entry: "version", "meminfo", "fs", ...) that the kernel emits at positions 2..255 are not
+    modelled, so ".." has d_off 256 here (2 on a real kernel).
+
     Linux: fs/proc/root.c:proc_root_readdir(), fs/proc/base.c:proc_pid_readdir()
     """
     from simkernel.fs.dcache import d_lookup
@@ -129,6 +135,8 @@ def proc_root_readdir(current: Task, file: File, ctx: Any) -> None:
     if ctx.pos < FIRST_PROCESS_ENTRY:
         ctx.pos = FIRST_PROCESS_ENTRY
     dir = file.f_path.dentry
+    if ctx.pos >= current.kernel.sysctl["kernel.pid_max"] + TGID_OFFSET:
+        return
     for pos, name, iop in ((FIRST_PROCESS_ENTRY, "self", _SELF_IOP),
                            (FIRST_PROCESS_ENTRY + 1, "thread-self", _THREAD_SELF_IOP)):
         if ctx.pos == pos:
@@ -153,7 +161,7 @@ def proc_root_readdir(current: Task, file: File, ctx: Any) -> None:
         ctx.pos = nr + TGID_OFFSET
         if not proc_fill_cache(current, file, ctx, str(nr), lambda d, t=task: proc_pid_instantiate(d, t)):
             return
-    ctx.pos = max(ctx.pos, ns.last_pid + TGID_OFFSET + 1)
+    ctx.pos = PID_MAX_LIMIT + TGID_OFFSET   # the end: the last pid's d_off is 4194562 on x86-64
 
 
 def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:

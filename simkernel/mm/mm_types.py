@@ -148,6 +148,11 @@ class VmAreaStruct:
         name = f" {f.f_path.dentry.d_name}" if f is not None else (f" {self.anon_name}" if self.anon_name else "")
         return f"<vma {self.vm_start:x}-{self.vm_end:x} flags={self.vm_flags:#x} pgoff={self.vm_pgoff:#x}{name}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: this VMA as a /proc/<pid>/maps row (simkernel/display.py)."""
+        from simkernel.display import vma_html
+        return vma_html(self)
+
 
 def vma_pages(vma: VmAreaStruct) -> int:
     """vma_pages(): pages in [vm_start, vm_end). Linux: include/linux/mm.h"""
@@ -209,3 +214,13 @@ class MmStruct:
         """set_dumpable(): SUID_DUMP_DISABLE, SUID_DUMP_USER or SUID_DUMP_ROOT. Linux: fs/exec.c"""
         assert value in (0, 1, 2), value
         self.dumpable = value
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the address-space strip and the maps table (simkernel/display.py)."""
+        from simkernel.display import mm_html
+        return mm_html(self)
+
+    def _repr_svg_(self) -> str:
+        """The address-space strip alone, as SVG (simkernel/display.py)."""
+        from simkernel.display import mm_svg
+        return mm_svg(self)

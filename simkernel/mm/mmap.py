@@ -413,7 +413,8 @@ def dup_mmap(mm: MmStruct, oldmm: MmStruct) -> None:
 
     VM_DONTCOPY VMAs are skipped; VM_WIPEONFORK VMAs start without an anon_vma; VM_LOCKED is not
     inherited; each file mapping takes a file reference.  The layout fields that dup_mm()'s memcpy would
-    copy (mmap_base, brk, stack start, counters, exe_file with a reference) are copied too.
+    copy (mmap_base, brk, stack start, counters) are copied too; exe_file is dup_mm()'s business
+    (simkernel/kernel/fork.py takes its reference).
 
     Linux: mm/mmap.c:dup_mmap(), kernel/fork.c:dup_mm()
     """
@@ -422,8 +423,6 @@ def dup_mmap(mm: MmStruct, oldmm: MmStruct) -> None:
     for name in ("mmap_base", "mmap_legacy_base", "topdown", "task_size", "start_brk", "brk", "start_stack",
                  "def_flags", "total_vm", "data_vm", "exec_vm", "stack_vm", "hiwater_vm", "dumpable"):
         setattr(mm, name, getattr(oldmm, name))
-    if oldmm.exe_file is not None:
-        mm.exe_file = get_file(oldmm.exe_file)
     for mpnt in oldmm:
         if mpnt.vm_flags & VM_DONTCOPY:
             vm_stat_account(mm, mpnt.vm_flags, -((mpnt.vm_end - mpnt.vm_start) >> PAGE_SHIFT))

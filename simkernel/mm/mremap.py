@@ -198,7 +198,7 @@ def remap_move(vrm: VmaRemapStruct) -> int:
         if res is None:
             res = res_vma
         target_addr = res_vma + vrm.new_len
-        pos = addr + length
+        pos = last_end          # the iterator goes on after this VMA (a MREMAP_DONTUNMAP source stays)
     if res is None:
         raise KernelError(E.EFAULT)
     return res
@@ -300,7 +300,10 @@ def _unmap_source_vma(vrm: VmaRemapStruct) -> None:
     if accountable_move:
         vma.vm_flags &= ~VM_ACCOUNT
     vrm.vma = None
-    do_vmi_munmap(mm, addr, vrm.old_len)
+    try:
+        do_vmi_munmap(mm, addr, vrm.old_len)
+    except KernelError:
+        return      # "OOM: unable to split vma, just get accounts right" (also old_len 0: nothing to unmap)
     if accountable_move:
         if vm_start < addr:
             left = find_vma(mm, vm_start)

@@ -656,7 +656,19 @@ def vms_gather_munmap_vmas(mm: MmStruct, vma: VmAreaStruct, start: int, end: int
 
 
 def vms_abort_munmap_vmas(vms: VmaMunmapStruct) -> None:
-    """reattach_vmas(): put gathered VMAs back after a failure (their splits stay). Linux: mm/vma.c"""
+    """vms_abort_munmap_vmas(): after a failed MAP_FIXED, put the old VMAs back if their pages are still
+    there, else (->close already ran) finish unmapping them and leave a gap.  Either way splits stay.
+
+    Verified on Linux 6.18.44: a ->mmap failure (ext4 refusing MAP_SYNC) over the middle of a mapping
+    leaves a hole there.
+
+    Linux: mm/vma.h:vms_abort_munmap_vmas()
+    """
+    if not vms.nr_pages:
+        return
+    if vms.closed_vm_ops:
+        vms_complete_munmap_vmas(vms)
+        return
     for v in vms.detached:
         vma_iter_store(vms.mm, v)
     vms.detached = []

@@ -42,6 +42,7 @@ ENOSYS = 38
 ENOTEMPTY = 39
 ELOOP = 40
 EOVERFLOW = 75
+ELIBBAD = 80
 EOPNOTSUPP = 95
 # kernel-internal (include/linux/errno.h); must never escape a syscall
 ERESTARTSYS = 512
@@ -64,6 +65,7 @@ STRERROR: dict[int, str] = {
     EROFS: "Read-only file system", EMLINK: "Too many links", ERANGE: "Numerical result out of range",
     ENAMETOOLONG: "File name too long", ENOSYS: "Function not implemented", ENOTEMPTY: "Directory not empty",
     ELOOP: "Too many levels of symbolic links", EOVERFLOW: "Value too large for defined data type",
+    ELIBBAD: "Accessing a corrupted shared library",
     EOPNOTSUPP: "Operation not supported",
 }
 

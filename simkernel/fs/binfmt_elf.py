@@ -54,7 +54,7 @@ PAGE_SIZE = 4096
 ELF_ET_DYN_BASE = (((1 << 47) - PAGE_SIZE) // 3 * 2) & ~(PAGE_SIZE - 1)   # 0x555555554000
 STACK_VMA_SIZE = 0x21000                    # 132 KiB: the initial [stack] of a small exec without ASLR
 MAX_IMAGE = 64 << 10                        # the description must fit in 64 KiB
-ELIBBAD = getattr(E, "ELIBBAD", 80)         # "Accessing a corrupted shared library" (asm-generic/errno.h)
+ELIBBAD = E.ELIBBAD
 
 
 def _pagestart(x: int) -> int:

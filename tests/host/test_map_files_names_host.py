@@ -78,6 +78,11 @@ def _variants() -> list[tuple[str, str]]:
         ("trailing-slash", f"{a}-{b}/"),
         ("trailing-slash-dot", f"{a}-{b}/."),
         ("dotdot-after", f"{a}-{b}/.."),
+        ("dot", "."),
+        ("dotdot", ".."),
+        ("empty (the directory with a slash)", ""),
+        ("dot-slash-name", f"./{a}-{b}"),
+        ("double-slash", f"/{a}-{b}"),
     ]
 
 

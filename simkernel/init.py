@@ -78,7 +78,7 @@ def _populate_rootfs(k: Kernel, init: Task) -> None:
     for path, mode in ROOTFS_LAYOUT:
         s.mkdir(path, mode)
         s.chmod(path, mode)
-    s.mknod("/dev/zero", S.S_IFCHR | 0o666, (1 << 20) | 5)
+    s.mknod("/dev/zero", S.S_IFCHR | 0o666, (1 << 8) | 5)   # makedev(1, 5), as userspace passes it
     s.chmod("/dev/zero", 0o666)
     for path, mode, data in ROOTFS_FILES:
         fd = s.open(path, F.O_CREAT | F.O_WRONLY | F.O_TRUNC, mode)

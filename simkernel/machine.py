@@ -36,6 +36,11 @@ class Sysctl:
         "vm.max_map_count": 65530,
         "vm.mmap_min_addr": 4096,
         "fs.suid_dumpable": 0,
+        # as on the reference host (systemd's defaults): hard links protected, the others off
+        "fs.protected_hardlinks": 1,
+        "fs.protected_symlinks": 0,
+        "fs.protected_regular": 0,
+        "fs.protected_fifos": 0,
         "kernel.yama.ptrace_scope": 0,
         "kernel.pid_max": 4194304,
         "kernel.overflowuid": 65534,

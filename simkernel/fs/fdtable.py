@@ -30,6 +30,19 @@ class FilesStruct:
     count: int = 1
     rlimit_nofile: int = RLIMIT_NOFILE_DEFAULT
 
+    def get_unused_fd(self, start: int = 0) -> int:
+        """get_unused_fd_flags() without installing: the lowest free descriptor >= start. Linux: fs/file.c
+
+        Raises:
+            KernelError(EMFILE): no descriptor below RLIMIT_NOFILE is free.
+        """
+        fd = start
+        while fd in self.fdt:
+            fd += 1
+        if fd >= self.rlimit_nofile:
+            raise KernelError(E.EMFILE)
+        return fd
+
     def alloc_fd(self, file: File, cloexec: bool = False, start: int = 0) -> int:
         """alloc_fd()+fd_install(): the lowest free descriptor >= start. Linux: fs/file.c
 

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from simkernel.fs.super import SuperBlock
 
 __all__ = ["Inode", "InodeOperations", "Kstat", "MAY_EXEC", "MAY_WRITE", "MAY_READ", "MAY_APPEND", "MAY_ACCESS",
-           "MAY_OPEN", "MAY_CHDIR", "MAY_NOT_BLOCK", "S_PRIVATE", "S_DEAD", "SB_RDONLY", "new_inode",
+           "MAY_OPEN", "MAY_CHDIR", "MAY_NOT_BLOCK", "S_PRIVATE", "S_DEAD", "S_APPEND", "S_IMMUTABLE", "SB_RDONLY",
+           "new_inode",
            "inode_init_owner", "acl_permission_check", "generic_permission", "inode_permission",
            "inode_owner_or_capable", "generic_fillattr"]
 
@@ -32,6 +33,8 @@ MAY_CHDIR = 0x00000040
 MAY_NOT_BLOCK = 0x00000080
 
 # i_flags
+S_APPEND = 0x4      # append-only file (chattr +a)
+S_IMMUTABLE = 0x8   # immutable file (chattr +i)
 S_PRIVATE = 0x200   # inode is fs-internal (shmem kernel files)
 SB_RDONLY = 1       # super_block s_flags
 S_DEAD = 0x10       # removed, but still open directory
@@ -51,6 +54,7 @@ class InodeOperations:
       create(current, dir, dentry, mode) / mkdir(current, dir, dentry, mode) / mknod(..., mode, rdev)
       unlink(current, dir, dentry) / rmdir(current, dir, dentry) / symlink(current, dir, dentry, target)
       link(current, old_dentry, dir, new_dentry) / rename(current, old_dir, old_dentry, new_dir, new_dentry)
+      tmpfile(current, dir, parent_dentry, mode, linkable=True) -> Dentry   (O_TMPFILE)
     """
 
     lookup: Callable[..., Any] | None = None
@@ -67,6 +71,7 @@ class InodeOperations:
     symlink: Callable[..., Any] | None = None
     link: Callable[..., Any] | None = None
     rename: Callable[..., Any] | None = None
+    tmpfile: Callable[..., Any] | None = None
 
 
 @define(eq=False)
@@ -90,6 +95,7 @@ class Inode:
     i_ctime: int = 0
     i_flags: int = 0
     i_blkbits: int = 12
+    i_blocks: int | None = None   # 512-byte blocks; None: derived from i_size (filesystems that do not count)
     i_op: InodeOperations = field(factory=InodeOperations, repr=False)
     i_fop: Any = field(default=None, repr=False)
     i_link: str | None = field(default=None, repr=False)
@@ -211,6 +217,8 @@ def inode_permission(current: Any, inode: Inode, mask: int) -> None:
     if mask & MAY_WRITE and inode.i_sb.s_flags & SB_RDONLY and (
             S.S_ISREG(inode.i_mode) or S.S_ISDIR(inode.i_mode) or S.S_ISLNK(inode.i_mode)):
         raise KernelError(E.EROFS)
+    if mask & MAY_WRITE and inode.i_flags & S_IMMUTABLE:
+        raise KernelError(E.EPERM)
     if inode.i_op.permission is not None:
         inode.i_op.permission(current, inode, mask)
     else:
@@ -242,4 +250,7 @@ def generic_fillattr(inode: Inode, stat: Kstat) -> None:
     stat.mtime = inode.i_mtime
     stat.ctime = inode.i_ctime
     stat.blksize = 1 << inode.i_blkbits
-    stat.blocks = (inode.i_size + 511) // 512 if S.S_ISREG(inode.i_mode) else 0
+    if inode.i_blocks is not None:
+        stat.blocks = inode.i_blocks
+    else:
+        stat.blocks = (inode.i_size + 511) // 512 if S.S_ISREG(inode.i_mode) else 0

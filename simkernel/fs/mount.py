@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from simkernel.kernel.user_namespace import UserNamespace
 
 __all__ = ["VfsMount", "MntNamespace", "lookup_mnt", "MNT_NOSUID", "MNT_NODEV", "MNT_NOEXEC", "MNT_READONLY",
-           "MNT_INTERNAL"]
+           "MNT_INTERNAL", "MNT_NOSYMFOLLOW"]
 
 MNT_NOSUID = 0x01
 MNT_NODEV = 0x02
 MNT_NOEXEC = 0x04
+MNT_NOSYMFOLLOW = 0x80
 MNT_READONLY = 0x40
 MNT_INTERNAL = 0x4000
 
@@ -42,15 +43,18 @@ class VfsMount:
 
 @define(eq=False)
 class MntNamespace:
-    """struct mnt_namespace: the root mount and the mount hash (parent mount, mountpoint) -> child."""
+    """struct mnt_namespace: the root mount and the mount hash (parent mount, mountpoint) -> child.
+
+    The hash is keyed by the objects themselves (identity-hashed), never by id().
+    """
 
     root: VfsMount = field(repr=False)
     user_ns: UserNamespace = field(repr=False)
-    mount_hashtable: dict[tuple[int, int], VfsMount] = field(factory=dict, repr=False)
+    mount_hashtable: dict[tuple[VfsMount, Dentry], VfsMount] = field(factory=dict, repr=False)
     mounts: list[VfsMount] = field(factory=list, repr=False)
     ns_id: int = 0
 
 
 def lookup_mnt(ns: MntNamespace, mnt: VfsMount, dentry: Dentry) -> VfsMount | None:
     """lookup_mnt(): the mount on top of (mnt, dentry), or None. Linux: fs/namespace.c"""
-    return ns.mount_hashtable.get((id(mnt), id(dentry)))
+    return ns.mount_hashtable.get((mnt, dentry))

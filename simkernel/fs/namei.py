@@ -6,6 +6,15 @@ mounts, and follows symbolic links (at most 40 in one walk, else ELOOP).  A link
 returns a path string to walk or jumps straight to an object with `nd_jump_link()` (procfs "magic links":
 /proc/<pid>/fd/N, /proc/<pid>/map_files/<range>, exe, cwd, root).
 
+The shape follows fs/namei.c: `link_path_walk()` walks every component but the last (symlinks met there are
+walked in place, their own last component included), records the last component, its type and whether a
+slash followed it; the caller decides what to do with it (`lookup_last()` for lookups, `open_last_lookups()`
+in open.py, `filename_parentat()` for the calls that create or remove).  A trailing slash makes the last
+component follow links and require a directory.
+
+Example: with /tmp/l -> "d/", `filename_lookup(t, AT_FDCWD, "/tmp/l/x", 0)` walks "tmp", then "l" (not last:
+followed, its body "d/" walked in place), then looks up "x" in /tmp/d without following a final link.
+
 Simplification: there is no RCU-walk; every step is the ref-walk (so -ECHILD retries never happen).
 
 Linux: fs/namei.c
@@ -18,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 from simkernel.errors import KernelError
-from simkernel.fs.dcache import Dentry, d_alloc, d_invalidate, d_lookup, DCACHE_MOUNTED
-from simkernel.fs.inode import MAY_EXEC, inode_permission
-from simkernel.fs.mount import lookup_mnt
+from simkernel.fs.dcache import DCACHE_MOUNTED, Dentry, d_alloc, d_invalidate, d_lookup
+from simkernel.fs.inode import MAY_EXEC, S_DEAD, inode_permission
+from simkernel.fs.mount import MNT_NOSYMFOLLOW, lookup_mnt
 from simkernel.fs.path import Path
 from simkernel.uapi import errno as E
 from simkernel.uapi import fcntl as F
@@ -31,10 +40,12 @@ if TYPE_CHECKING:
 
 __all__ = ["NameiData", "LOOKUP_FOLLOW", "LOOKUP_DIRECTORY", "LOOKUP_EMPTY", "LOOKUP_NO_SYMLINKS",
            "LOOKUP_NO_MAGICLINKS", "LOOKUP_NO_XDEV", "LOOKUP_BENEATH", "LOOKUP_IN_ROOT", "LOOKUP_OPEN",
-           "LOOKUP_CREATE", "LOOKUP_EXCL", "LOOKUP_REVAL", "MAXSYMLINKS", "NAME_MAX", "PATH_MAX",
-           "LAST_NORM", "LAST_ROOT", "LAST_DOT", "LAST_DOTDOT", "LAST_BIND", "getname", "path_init",
-           "link_path_walk", "walk_component", "lookup_one", "filename_lookup", "filename_parentat",
-           "nd_jump_link", "may_lookup", "follow_dotdot", "user_path_at"]
+           "LOOKUP_CREATE", "LOOKUP_EXCL", "LOOKUP_REVAL", "LOOKUP_PARENT", "MAXSYMLINKS", "NAME_MAX", "PATH_MAX",
+           "LAST_NORM", "LAST_ROOT", "LAST_DOT", "LAST_DOTDOT", "LAST_BIND", "WALK_TRAILING", "WALK_MORE",
+           "WALK_NOFOLLOW", "getname", "path_init", "link_path_walk", "walk_component", "lookup_one",
+           "lookup_dcache", "lookup_slow", "step_into", "handle_dots", "lookup_last", "path_lookupat",
+           "filename_lookup", "filename_parentat", "nd_jump_link", "nd_jump_root", "may_lookup", "follow_dotdot",
+           "user_path_at", "d_can_lookup", "IS_DEADDIR"]
 
 LOOKUP_FOLLOW = 0x0001
 LOOKUP_DIRECTORY = 0x0002
@@ -53,8 +64,14 @@ LOOKUP_NO_MAGICLINKS = 0x020000
 LOOKUP_NO_XDEV = 0x040000
 LOOKUP_BENEATH = 0x080000
 LOOKUP_IN_ROOT = 0x100000
+LOOKUP_IS_SCOPED = LOOKUP_BENEATH | LOOKUP_IN_ROOT
 
 LAST_NORM, LAST_ROOT, LAST_DOT, LAST_DOTDOT, LAST_BIND = range(5)
+
+# walk_component()/step_into() flags
+WALK_TRAILING = 1
+WALK_MORE = 2
+WALK_NOFOLLOW = 4
 
 MAXSYMLINKS = 40
 NAME_MAX = 255
@@ -63,7 +80,12 @@ PATH_MAX = 4096
 
 @define(eq=False)
 class NameiData:
-    """struct nameidata: the state of one walk (fs/namei.c)."""
+    """struct nameidata: the state of one walk (fs/namei.c).
+
+    `last`, `last_type` and `last_slash` describe the final component once `link_path_walk()` returns:
+    `last_slash` is the kernel's test `nd->last.name[nd->last.len]` (a slash follows the name).
+    `dir_mode`/`dir_uid` are the mode and owner of the directory holding it (for the sticky checks).
+    """
 
     current: Task = field(repr=False)
     path: Path = field(repr=False)
@@ -71,13 +93,27 @@ class NameiData:
     flags: int = 0
     last: str = ""
     last_type: int = LAST_ROOT
+    last_slash: bool = False
     total_link_count: int = 0
     depth: int = 0
     jumped: bool = False
+    dir_mode: int = 0
+    dir_uid: int = -1
 
     @property
     def inode(self) -> Any:
         return self.path.dentry.d_inode
+
+
+def IS_DEADDIR(inode: Any) -> bool:
+    """IS_DEADDIR(): a removed directory (S_DEAD). Linux: include/linux/fs.h"""
+    return bool(inode.i_flags & S_DEAD)
+
+
+def d_can_lookup(dentry: Dentry) -> bool:
+    """d_can_lookup(): a directory one can walk into (positive, S_IFDIR). Linux: include/linux/dcache.h"""
+    inode = dentry.d_inode
+    return inode is not None and S.S_ISDIR(inode.i_mode)
 
 
 def getname(name: Any, flags: int = 0) -> str:
@@ -90,11 +126,8 @@ def getname(name: Any, flags: int = 0) -> str:
 
     Linux: fs/namei.c:getname_flags()
     """
-    if isinstance(name, bytes):
-        try:
-            name = name.decode()
-        except UnicodeDecodeError:
-            name = name.decode("utf-8", "surrogateescape")
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("utf-8", "surrogateescape")
     if not isinstance(name, str):
         raise KernelError(E.EFAULT)
     if "\0" in name:  # the C string ends at the NUL
@@ -107,7 +140,7 @@ def getname(name: Any, flags: int = 0) -> str:
 
 
 def path_init(current: Task, dfd: int, name: str, flags: int) -> NameiData:
-    """path_init(): where the walk starts (root, cwd, or a directory fd).
+    """path_init(): where the walk starts (root, cwd, or a directory fd, O_PATH ones included).
 
     Raises:
         KernelError(EBADF): dfd is not an open fd.
@@ -123,10 +156,10 @@ def path_init(current: Task, dfd: int, name: str, flags: int) -> NameiData:
     elif dfd == F.AT_FDCWD:
         start = fs.pwd
     else:
-        f = current.files.fget(dfd) if current.files is not None else None
+        f = current.files.fget(dfd) if current.files is not None else None   # fdget_raw()
         if f is None:
             raise KernelError(E.EBADF)
-        if name and not S.S_ISDIR(f.f_inode.i_mode):
+        if name and not d_can_lookup(f.f_path.dentry):
             raise KernelError(E.ENOTDIR)
         start = f.f_path
     return NameiData(current=current, path=start, root=root, flags=flags)
@@ -134,66 +167,23 @@ def path_init(current: Task, dfd: int, name: str, flags: int) -> NameiData:
 
 def may_lookup(nd: NameiData) -> None:
     """may_lookup(): search (exec) permission on the directory being walked. Linux: fs/namei.c"""
-    inode = nd.inode
-    inode_permission(nd.current, inode, MAY_EXEC)
+    inode_permission(nd.current, nd.inode, MAY_EXEC)
 
 
-def follow_dotdot(nd: NameiData) -> None:
-    """follow_dotdot(): ".." stays at the process root and climbs out of mounts. Linux: fs/namei.c"""
-    path = nd.path
-    while True:
-        if path == nd.root:
-            break
-        if path.dentry is path.mnt.mnt_root:
-            parent = path.mnt.mnt_parent
-            if parent is None or parent is path.mnt:
-                break
-            if nd.flags & LOOKUP_NO_XDEV:
-                raise KernelError(E.EXDEV)
-            path = Path(parent, path.mnt.mnt_mountpoint)
-            continue
-        path = Path(path.mnt, path.dentry.d_parent)
-        break
-    nd.path = _traverse_mounts(nd, path)
+def nd_jump_root(nd: NameiData) -> None:
+    """nd_jump_root(): an absolute symlink restarts at the walk's root.
 
+    Raises:
+        KernelError(EXDEV): LOOKUP_BENEATH, or LOOKUP_NO_XDEV leaving the current mount.
 
-def _traverse_mounts(nd: NameiData, path: Path) -> Path:
-    """traverse_mounts(): step onto whatever is mounted on `path`. Linux: fs/namei.c"""
-    while path.dentry.d_flags & DCACHE_MOUNTED:
-        ns = nd.current.nsproxy.mnt_ns if nd.current.nsproxy is not None else None
-        child = lookup_mnt(ns, path.mnt, path.dentry) if ns is not None else None
-        if child is None:
-            break
-        if nd.flags & LOOKUP_NO_XDEV:
-            raise KernelError(E.EXDEV)
-        path = Path(child, child.mnt_root)
-    return path
-
-
-def lookup_one(current: Task, name: str, parent: Dentry, flags: int) -> Dentry:
-    """lookup_fast() then lookup_slow(): the child dentry, possibly negative.
-
-    A cached dentry with `->d_revalidate` is asked first; if it answers "invalid" it is dropped with its
-    subtree and the directory's `->lookup` runs again.  An error from either aborts the walk.
-
-    Linux: fs/namei.c:lookup_fast(), lookup_slow(), d_revalidate()
+    Linux: fs/namei.c:nd_jump_root()
     """
-    dentry = d_lookup(parent, name)
-    if dentry is not None:
-        op = dentry.d_op
-        if op is None or op.d_revalidate is None:
-            return dentry
-        if op.d_revalidate(current, dentry, flags):
-            return dentry
-        d_invalidate(dentry)
-    dir_inode = parent.d_inode
-    assert dir_inode is not None
-    new = d_alloc(parent, name)
-    lookup = dir_inode.i_op.lookup
-    if lookup is None:
-        raise KernelError(E.ENOTDIR)
-    result = lookup(current, dir_inode, new, flags)
-    return result if result is not None else new
+    if nd.flags & LOOKUP_BENEATH:
+        raise KernelError(E.EXDEV)
+    if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not nd.root.mnt:
+        raise KernelError(E.EXDEV)
+    nd.path = nd.root
+    nd.jumped = True
 
 
 def nd_jump_link(nd: NameiData, path: Path) -> None:
@@ -209,24 +199,159 @@ def nd_jump_link(nd: NameiData, path: Path) -> None:
         raise KernelError(E.ELOOP)
     if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not path.mnt:
         raise KernelError(E.EXDEV)
-    if nd.flags & (LOOKUP_BENEATH | LOOKUP_IN_ROOT):
+    if nd.flags & LOOKUP_IS_SCOPED:
         raise KernelError(E.EXDEV)
     nd.path = path
     nd.jumped = True
     nd.last_type = LAST_BIND
 
 
-def _pick_link(nd: NameiData, link: Path) -> str | None:
-    """pick_link(): count the link, then ask ->get_link; None means the link jumped (magic link).
+def _choose_mountpoint(nd: NameiData, mnt: Any) -> Path | None:
+    """choose_mountpoint(): the mountpoint to step up to from the root of `mnt`, or None at the walk's root.
 
-    Linux: fs/namei.c:pick_link()
+    Linux: fs/namei.c:choose_mountpoint_rcu()
+    """
+    m = mnt
+    while m.mnt_parent is not None and m.mnt_parent is not m:
+        mountpoint = m.mnt_mountpoint
+        m = m.mnt_parent
+        if nd.root.dentry is mountpoint and nd.root.mnt is m:
+            return None
+        if mountpoint is not m.mnt_root:
+            return Path(m, mountpoint)
+    return None
+
+
+def follow_dotdot(nd: NameiData) -> Dentry:
+    """follow_dotdot(): the dentry ".." names; nd.path may first climb out of mounts.
+
+    ".." of the walk's root is the root itself; ".." of a mount's root is ".." of its mountpoint.
+
+    Raises:
+        KernelError(EXDEV): LOOKUP_NO_XDEV when climbing out of a mount, LOOKUP_BENEATH at the root.
+
+    Linux: fs/namei.c:follow_dotdot()
+    """
+    if nd.path == nd.root:
+        if nd.flags & LOOKUP_BENEATH:
+            raise KernelError(E.EXDEV)
+        return nd.path.dentry
+    if nd.path.dentry is nd.path.mnt.mnt_root:
+        up = _choose_mountpoint(nd, nd.path.mnt)
+        if up is None:
+            if nd.flags & LOOKUP_BENEATH:
+                raise KernelError(E.EXDEV)
+            return nd.path.dentry
+        nd.path = up
+        if nd.flags & LOOKUP_NO_XDEV:
+            raise KernelError(E.EXDEV)
+    return nd.path.dentry.d_parent
+
+
+def _traverse_mounts(nd: NameiData, path: Path) -> Path:
+    """traverse_mounts(): step onto whatever is mounted on `path` (the top of the pile).
+
+    Raises:
+        KernelError(ENOENT): the dentry is negative.   KernelError(EXDEV): LOOKUP_NO_XDEV and a mount.
+
+    Linux: fs/namei.c:traverse_mounts(), handle_mounts()
+    """
+    jumped = False
+    while path.dentry.d_flags & DCACHE_MOUNTED:
+        ns = nd.current.nsproxy.mnt_ns if nd.current.nsproxy is not None else None
+        child = lookup_mnt(ns, path.mnt, path.dentry) if ns is not None else None
+        if child is None:
+            break
+        path = Path(child, child.mnt_root)
+        jumped = True
+    if path.dentry.d_inode is None:
+        raise KernelError(E.ENOENT)
+    if jumped:
+        if nd.flags & LOOKUP_NO_XDEV:
+            raise KernelError(E.EXDEV)
+        nd.jumped = True
+    return path
+
+
+def lookup_dcache(current: Task, name: str, parent: Dentry, flags: int) -> Dentry | None:
+    """lookup_dcache()/lookup_fast(): the cached child, revalidated; None on a miss or after invalidation.
+
+    Raises:
+        KernelError: whatever `->d_revalidate` raises.
+
+    Linux: fs/namei.c:lookup_dcache(), lookup_fast(), d_revalidate()
+    """
+    dentry = d_lookup(parent, name)
+    if dentry is None:
+        return None
+    op = dentry.d_op
+    if op is None or op.d_revalidate is None or op.d_revalidate(current, dentry, flags):
+        return dentry
+    d_invalidate(dentry)
+    return None
+
+
+def lookup_slow(current: Task, name: str, parent: Dentry, flags: int) -> Dentry:
+    """__lookup_slow(): a new dentry handed to the directory's `->lookup` (possibly left negative).
+
+    Raises:
+        KernelError(ENOENT): the directory was removed (IS_DEADDIR).   Whatever `->lookup` raises.
+
+    Linux: fs/namei.c:__lookup_slow()
+    """
+    dir_inode = parent.d_inode
+    assert dir_inode is not None
+    if IS_DEADDIR(dir_inode):
+        raise KernelError(E.ENOENT)
+    lookup = dir_inode.i_op.lookup
+    if lookup is None:
+        raise KernelError(E.ENOTDIR)
+    new = d_alloc(parent, name)
+    result = lookup(current, dir_inode, new, flags)
+    return result if result is not None else new
+
+
+def lookup_one(current: Task, name: str, parent: Dentry, flags: int) -> Dentry:
+    """lookup_fast() then lookup_slow() (lookup_one_qstr_excl() for the callers that create or remove):
+    the child dentry, possibly negative.  Linux: fs/namei.c
+    """
+    dentry = lookup_dcache(current, name, parent, flags)
+    return dentry if dentry is not None else lookup_slow(current, name, parent, flags)
+
+
+def _may_follow_link(nd: NameiData, inode: Any) -> None:
+    """may_follow_link(): fs.protected_symlinks forbids following another user's link in a sticky,
+    world-writable directory unless the directory's owner owns the link.
+
+    Raises:
+        KernelError(EACCES).
+
+    Linux: fs/namei.c:may_follow_link()
+    """
+    if not nd.current.kernel.sysctl["fs.protected_symlinks"]:
+        return
+    if inode.i_uid == nd.current.cred.fsuid:
+        return
+    if nd.dir_mode & (S.S_ISVTX | S.S_IWOTH) != (S.S_ISVTX | S.S_IWOTH):
+        return
+    if nd.dir_uid == inode.i_uid:
+        return
+    raise KernelError(E.EACCES, "fs.protected_symlinks: another user's link in a sticky world-writable directory")
+
+
+def _pick_link(nd: NameiData, link: Path, inode: Any, flags: int) -> str | None:
+    """pick_link(): count the link (ELOOP past 40), then ->get_link; None when nothing is left to walk
+    (a magic link jumped, or the body was only slashes).
+
+    Linux: fs/namei.c:pick_link(), reserve_stack()
     """
     if nd.total_link_count >= MAXSYMLINKS:
         raise KernelError(E.ELOOP, "more than 40 symbolic links in one path walk")
     nd.total_link_count += 1
-    if nd.flags & LOOKUP_NO_SYMLINKS:
+    if flags & WALK_TRAILING:
+        _may_follow_link(nd, inode)
+    if nd.flags & LOOKUP_NO_SYMLINKS or link.mnt.mnt_flags & MNT_NOSYMFOLLOW:
         raise KernelError(E.ELOOP)
-    inode = link.dentry.d_inode
     if inode.i_link is not None:
         body: str | None = inode.i_link
     else:
@@ -236,93 +361,138 @@ def _pick_link(nd: NameiData, link: Path) -> str | None:
     if body is None:
         return None
     if body.startswith("/"):
-        nd.path = nd.root
-    elif not body:
-        raise KernelError(E.ENOENT)
-    return body
+        nd_jump_root(nd)
+        body = body.lstrip("/")
+    return body or None
 
 
-def walk_component(nd: NameiData, name: str, follow: bool) -> str | None:
-    """walk_component(): one step from nd.path; returns a symlink body to walk next, or None.
+def step_into(nd: NameiData, flags: int, dentry: Dentry) -> str | None:
+    """step_into(): cross mounts, then move onto the dentry, or return the body of a link to follow.
+
+    A link is followed unless it is the trailing component without LOOKUP_FOLLOW (WALK_TRAILING) or the
+    caller said WALK_NOFOLLOW.
 
     Raises:
-        KernelError(ENOENT): the name does not exist.
-        KernelError(ENOTDIR): the current position is not a directory.
+        KernelError(ENOENT): a negative dentry.   ELOOP/EXDEV from following.
 
-    Linux: fs/namei.c:walk_component(), step_into()
+    Linux: fs/namei.c:step_into()
     """
-    if name == ".":
-        nd.last_type = LAST_DOT
-        return None
-    if name == "..":
-        nd.last_type = LAST_DOTDOT
-        follow_dotdot(nd)
-        return None
-    nd.last_type = LAST_NORM
-    dentry = lookup_one(nd.current, name, nd.path.dentry, nd.flags)
-    if dentry.d_inode is None:
-        raise KernelError(E.ENOENT)
     path = _traverse_mounts(nd, Path(nd.path.mnt, dentry))
     inode = path.dentry.d_inode
-    if S.S_ISLNK(inode.i_mode) and follow:
-        # nd.path stays on the directory holding the link: a relative body is walked from there
-        return _pick_link(nd, path)
-    nd.path = path
-    return None
+    if (not S.S_ISLNK(inode.i_mode) or (flags & WALK_TRAILING and not nd.flags & LOOKUP_FOLLOW)
+            or flags & WALK_NOFOLLOW):
+        nd.path = path
+        return None
+    # nd.path stays on the directory holding the link: a relative body is walked from there
+    return _pick_link(nd, path, inode, flags)
 
 
-def _split(name: str) -> list[str]:
-    return [c for c in name.split("/") if c]
+def handle_dots(nd: NameiData, last_type: int) -> None:
+    """handle_dots(): "." stays; ".." climbs (never above the walk's root) and steps onto any mount there.
+
+    Linux: fs/namei.c:handle_dots()
+    """
+    if last_type == LAST_DOTDOT:
+        parent = follow_dotdot(nd)
+        step_into(nd, WALK_NOFOLLOW, parent)
+
+
+def walk_component(nd: NameiData, flags: int | bool = 0, *, name: str | None = None) -> str | None:
+    """walk_component(): one step from nd.path by nd.last; returns a symlink body to walk next, or None.
+
+    Raises:
+        KernelError(ENOENT): the name does not exist.   The lookup's and step_into()'s errors.
+
+    Linux: fs/namei.c:walk_component()
+    """
+    if name is not None:  # convenience for callers holding a bare name
+        nd.last, nd.last_type = name, _last_type(name)
+    if nd.last_type != LAST_NORM:
+        handle_dots(nd, nd.last_type)
+        return None
+    dentry = lookup_one(nd.current, nd.last, nd.path.dentry, nd.flags)
+    return step_into(nd, int(flags), dentry)
+
+
+def _last_type(comp: str) -> int:
+    return LAST_DOT if comp == "." else LAST_DOTDOT if comp == ".." else LAST_NORM
 
 
 def link_path_walk(nd: NameiData, name: str) -> str:
-    """link_path_walk(): walk every component but the last; returns the last (or "" for "/" or ".").
+    """link_path_walk(): walk every component but the last; record the last in nd.last/last_type/last_slash.
 
-    Symlinks met on the way are walked in place (their last component, too, is walked: they are in the
-    middle of the path).
+    Search permission is checked on every directory, the one holding the last component included.
+    Symlinks met on the way are walked in place, their own last component too (it is in the middle of
+    the path), and each step must end on a directory (ENOTDIR).  Returns nd.last ("" for "/").
+
+    Example: "a//b/" has components "a" and "b"; "b" is the last, with last_slash set.
 
     Linux: fs/namei.c:link_path_walk()
     """
-    parts = _split(name)
-    if not parts:
-        nd.last_type = LAST_ROOT if name.startswith("/") else LAST_DOT
-        nd.last = ""
+    nd.last_type = LAST_ROOT
+    nd.flags |= LOOKUP_PARENT
+    comps = [c for c in name.split("/") if c]
+    if not comps:
+        nd.last, nd.last_slash, nd.dir_mode = "", False, 0
         return ""
-    for comp in parts[:-1]:
+    for i, comp in enumerate(comps):
         may_lookup(nd)
-        _walk_more(nd, comp)
-    may_lookup(nd)
-    nd.last = parts[-1]
-    nd.last_type = LAST_DOT if nd.last == "." else LAST_DOTDOT if nd.last == ".." else LAST_NORM
-    return parts[-1]
-
-
-def _walk_more(nd: NameiData, comp: str) -> None:
-    """A component followed by more: must end on a directory; symlinks are always followed."""
-    body = walk_component(nd, comp, follow=True)
-    if body is not None:
-        last = link_path_walk(nd, body)
-        if last:
-            _walk_more(nd, last)
-    if nd.inode is None or not S.S_ISDIR(nd.inode.i_mode):
-        raise KernelError(E.ENOTDIR)
-
-
-def _lookup_last(nd: NameiData, last: str, trailing_slash: bool) -> None:
-    """lookup_last(): the final component, following a trailing symlink only with LOOKUP_FOLLOW.
-
-    Linux: fs/namei.c:lookup_last(), path_lookupat()
-    """
-    while last:
-        follow = bool(nd.flags & (LOOKUP_FOLLOW | LOOKUP_DIRECTORY)) or trailing_slash
-        body = walk_component(nd, last, follow=follow)
-        if body is None:
-            break
-        last = link_path_walk(nd, body)
-        trailing_slash = trailing_slash or body.endswith("/")
-    if nd.flags & LOOKUP_DIRECTORY or trailing_slash:
-        if not S.S_ISDIR(nd.inode.i_mode):
+        nd.last, nd.last_type = comp, _last_type(comp)
+        if i == len(comps) - 1:
+            nd.last_slash = name.rstrip("/") != name
+            nd.dir_mode, nd.dir_uid = nd.inode.i_mode, nd.inode.i_uid
+            nd.flags &= ~LOOKUP_PARENT
+            return comp
+        body = walk_component(nd, WALK_MORE)
+        if body is not None:
+            _walk_nested_link(nd, body)
+        if not d_can_lookup(nd.path.dentry):
             raise KernelError(E.ENOTDIR)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _walk_nested_link(nd: NameiData, body: str) -> None:
+    """A link in the middle of a path: walk its whole body, its last component followed too.
+
+    Linux: fs/namei.c:link_path_walk() (the nd->stack part), walk_component(nd, 0)
+    """
+    saved = (nd.last, nd.last_type, nd.last_slash, nd.dir_mode, nd.dir_uid, nd.flags & LOOKUP_PARENT)
+    nd.depth += 1
+    link_path_walk(nd, body)
+    if nd.last_type != LAST_ROOT:
+        more = walk_component(nd, 0)
+        if more is not None:
+            _walk_nested_link(nd, more)
+    nd.depth -= 1
+    nd.last, nd.last_type, nd.last_slash, nd.dir_mode, nd.dir_uid, parent = saved
+    nd.flags |= parent
+
+
+def lookup_last(nd: NameiData) -> str | None:
+    """lookup_last(): the final component; a trailing slash forces LOOKUP_FOLLOW|LOOKUP_DIRECTORY.
+
+    Linux: fs/namei.c:lookup_last()
+    """
+    if nd.last_type == LAST_NORM and nd.last_slash:
+        nd.flags |= LOOKUP_FOLLOW | LOOKUP_DIRECTORY
+    return walk_component(nd, WALK_TRAILING)
+
+
+def path_lookupat(nd: NameiData, name: str) -> Path:
+    """path_lookupat(): link_path_walk + lookup_last until no link is left, then the directory check.
+
+    Raises:
+        KernelError(ENOTDIR): LOOKUP_DIRECTORY (or a trailing slash) on a non-directory.
+
+    Linux: fs/namei.c:path_lookupat()
+    """
+    s: str | None = name
+    while s is not None:
+        link_path_walk(nd, s)
+        s = lookup_last(nd)
+    if nd.flags & LOOKUP_DIRECTORY and not d_can_lookup(nd.path.dentry):
+        raise KernelError(E.ENOTDIR)
+    return nd.path
 
 
 def filename_lookup(current: Task, dfd: int, name: Any, flags: int) -> Path:
@@ -331,19 +501,21 @@ def filename_lookup(current: Task, dfd: int, name: Any, flags: int) -> Path:
     Example: `filename_lookup(t, AT_FDCWD, "/proc/self/map_files", LOOKUP_FOLLOW)`.
 
     Raises:
-        KernelError: ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG, ... as the walk decides.
+        KernelError: ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG, EBADF, ... as the walk decides.
 
     Linux: fs/namei.c:filename_lookup(), path_lookupat()
     """
     name = getname(name, flags)
+    nd = path_init(current, dfd, name, flags & ~LOOKUP_EMPTY)
+    return path_lookupat(nd, name)
+
+
+def filename_parentat_nd(current: Task, dfd: int, name: Any, flags: int = 0) -> NameiData:
+    """path_parentat(): the walk state after link_path_walk (parent in nd.path, last in nd.last...)."""
+    name = getname(name, flags)
     nd = path_init(current, dfd, name, flags)
-    if not name:  # AT_EMPTY_PATH: the dfd itself
-        return nd.path
-    last = link_path_walk(nd, name)
-    if nd.last_type == LAST_DOTDOT:
-        follow_dotdot(nd)
-    _lookup_last(nd, last if nd.last_type == LAST_NORM else "", name.endswith("/"))
-    return nd.path
+    link_path_walk(nd, name)
+    return nd
 
 
 def filename_parentat(current: Task, dfd: int, name: Any, flags: int = 0) -> tuple[Path, str, int]:
@@ -351,14 +523,10 @@ def filename_parentat(current: Task, dfd: int, name: Any, flags: int = 0) -> tup
 
     Linux: fs/namei.c:filename_parentat()
     """
-    name = getname(name, flags)
-    nd = path_init(current, dfd, name, flags | LOOKUP_PARENT)
-    last = link_path_walk(nd, name)
-    return nd.path, last, nd.last_type
+    nd = filename_parentat_nd(current, dfd, name, flags)
+    return nd.path, nd.last, nd.last_type
 
 
 def user_path_at(current: Task, dfd: int, name: Any, flags: int) -> Path:
     """user_path_at(): filename_lookup() on a user string. Linux: include/linux/namei.h"""
     return filename_lookup(current, dfd, name, flags)
-
-

@@ -50,7 +50,7 @@ def attach_mnt(ns: MntNamespace, mnt: VfsMount, parent: VfsMount, mountpoint: An
     mnt.mnt_mountpoint = mountpoint
     mnt.mnt_ns = ns
     mountpoint.d_flags |= DCACHE_MOUNTED
-    ns.mount_hashtable[(id(parent), id(mountpoint))] = mnt
+    ns.mount_hashtable[(parent, mountpoint)] = mnt
     ns.mounts.append(mnt)
 
 

@@ -1,10 +1,21 @@
-"""An in-memory filesystem for / and /tmp: directories, regular files with bytes, symlinks, devices.
+"""An in-memory filesystem for /, /tmp and tmpfs mounts: directories, files with bytes, symlinks, devices.
 
-It behaves like tmpfs in 6.x for what userspace sees: readdir lists entries in creation order with stable
-offsets (libfs "simple_offset"), names longer than 255 bytes give ENAMETOOLONG, files hold real bytes.
+It behaves like tmpfs in Linux 6.18 for what userspace sees:
 
-Linux: fs/ramfs/inode.c, fs/libfs.c (simple_lookup, simple_offset_*, simple_link/unlink/rmdir/rename),
-mm/shmem.c (tmpfs behaviour it imitates)
+* readdir: ".", "..", then the children in the directory's d_children order, which is newest first (a new
+  dentry is added at the head, and a renamed one moves to the head of its new directory).  Each child has a
+  stable offset from a per-directory cyclic counter starting at 3 (libfs "simple_offset"); `d_off` of a record
+  is the offset of the next child, and the end of the directory is offset 2147483647 (observed on v6.18).
+* a directory's size is 40 plus 20 per entry (BOGO_DIRENT_SIZE), st_blocks counts the 4 KiB pages that hold
+  data (a sparse ftruncate allocates none), symlinks of 128 bytes or more take a page;
+* names longer than 255 bytes are ENAMETOOLONG; writes and truncation by a task without CAP_FSETID clear
+  the set-id bits of a regular file (file_remove_privs).
+
+Example: create a, b, c in a fresh directory, rename b to z: getdents lists ".", "..", "z", "c", "a".
+
+Linux: mm/shmem.c (shmem_mknod, shmem_link, shmem_unlink, shmem_rmdir, shmem_rename2, shmem_symlink,
+shmem_tmpfile, shmem_setattr, shmem_file_llseek), fs/libfs.c (simple_lookup, simple_offset_*, offset_readdir,
+offset_dir_llseek), fs/ramfs/inode.c
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 from simkernel.errors import KernelError
-from simkernel.fs.dcache import d_add, d_delete, d_make_root, d_instantiate, _d_rehash
+from simkernel.fs.dcache import _d_rehash, d_add, d_delete, d_instantiate, d_make_root
 from simkernel.fs.file import FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, S_DEAD, inode_init_owner
 from simkernel.fs.readdir import dir_emit, dir_emit_dots
@@ -27,19 +38,40 @@ if TYPE_CHECKING:
     from simkernel.fs.dcache import Dentry
     from simkernel.fs.file import File
 
-__all__ = ["RAMFS_TYPE", "ramfs_fill_super", "ramfs_get_inode", "generic_file_read", "generic_file_write",
-           "generic_file_llseek", "ramfs_file_operations", "ramfs_dir_inode_operations", "simple_lookup"]
+__all__ = ["RAMFS_TYPE", "TMPFS_TYPE", "ramfs_fill_super", "ramfs_get_inode", "generic_file_read",
+           "generic_file_write", "generic_file_llseek", "offset_dir_llseek", "ramfs_file_operations",
+           "ramfs_dir_inode_operations", "simple_lookup", "simple_offset_empty", "offset_readdir",
+           "file_remove_privs", "ramfs_setsize", "OffsetCtx", "RamfsFileInfo", "BOGO_DIRENT_SIZE",
+           "DIR_OFFSET_MIN", "DIR_OFFSET_EOD"]
 
 NAME_MAX = 255
+PAGE_SIZE = 4096
 MAX_LFS_FILESIZE = (1 << 63) - 1
+BOGO_DIRENT_SIZE = 20
+SHORT_SYMLINK_LEN = 128
+DIR_OFFSET_FIRST = 2             # find the first real entry
+DIR_OFFSET_MIN = 3               # the lowest offset handed out
+DIR_OFFSET_EOD = 2147483647      # end of directory (observed on v6.18: getdents d_off and lseek(SEEK_CUR))
+SEEK_DATA, SEEK_HOLE = 3, 4
 
 
 @define(eq=False)
 class OffsetCtx:
-    """struct offset_ctx: stable readdir cookies for one directory (fs/libfs.c simple_offset_*)."""
+    """struct offset_ctx + the directory's d_children list (fs/libfs.c simple_offset_*).
 
-    next_offset: int = 2
-    by_offset: dict[int, Any] = field(factory=dict)   # offset -> dentry, in creation order
+    `children` is d_children order: newest first.  `by_offset` is the maple tree: offset -> dentry.
+    """
+
+    next_offset: int = DIR_OFFSET_MIN
+    by_offset: dict[int, Any] = field(factory=dict)
+    children: list[Any] = field(factory=list)
+
+
+@define(eq=False)
+class RamfsFileInfo:
+    """What a regular file keeps beyond struct inode: the indices of the pages that hold data."""
+
+    pages: set[int] = field(factory=set)
 
 
 def _offsets(dir: Inode) -> OffsetCtx:
@@ -48,7 +80,8 @@ def _offsets(dir: Inode) -> OffsetCtx:
     return dir.i_private
 
 
-def _offset_add(dir: Inode, dentry: Dentry) -> None:
+def simple_offset_add(dir: Inode, dentry: Dentry) -> None:
+    """simple_offset_add(): the next offset of the directory's cyclic counter. Linux: fs/libfs.c"""
     ctx = _offsets(dir)
     off = ctx.next_offset
     ctx.next_offset += 1
@@ -56,9 +89,37 @@ def _offset_add(dir: Inode, dentry: Dentry) -> None:
     dentry.d_fsdata = off
 
 
-def _offset_remove(dir: Inode, dentry: Dentry) -> None:
+def simple_offset_remove(dir: Inode, dentry: Dentry) -> None:
+    """simple_offset_remove(). Linux: fs/libfs.c"""
+    off = dentry.d_fsdata
+    if not off:
+        return
     ctx = _offsets(dir)
-    ctx.by_offset.pop(dentry.d_fsdata, None)
+    if ctx.by_offset.get(off) is dentry:
+        del ctx.by_offset[off]
+    dentry.d_fsdata = 0
+
+
+def simple_offset_empty(dentry: Dentry) -> bool:
+    """simple_offset_empty(): no positive child (True for a non-directory). Linux: fs/libfs.c"""
+    inode = dentry.d_inode
+    if inode is None or not S.S_ISDIR(inode.i_mode):
+        return True
+    return not _offsets(inode).by_offset
+
+
+def _link_child(dir: Inode, dentry: Dentry) -> None:
+    """d_alloc()/__d_move(): the dentry goes to the head of the directory's d_children."""
+    ctx = _offsets(dir)
+    if dentry in ctx.children:
+        ctx.children.remove(dentry)
+    ctx.children.insert(0, dentry)
+
+
+def _unlink_child(dir: Inode, dentry: Dentry) -> None:
+    ctx = _offsets(dir)
+    if dentry in ctx.children:
+        ctx.children.remove(dentry)
 
 
 def simple_lookup(current: Any, dir: Inode, dentry: Dentry, flags: int) -> Dentry | None:
@@ -75,17 +136,23 @@ def simple_lookup(current: Any, dir: Inode, dentry: Dentry, flags: int) -> Dentr
     return None
 
 
+def _now(inode: Inode) -> int:
+    return inode.i_sb.kernel.current_time()
+
+
 def _touch(inode: Inode) -> None:
-    now = inode.i_sb.kernel.current_time()
-    inode.i_mtime = inode.i_ctime = now
+    inode.i_mtime = inode.i_ctime = _now(inode)
 
 
 def ramfs_get_inode(sb: SuperBlock, current: Any, dir: Inode | None, mode: int, dev: int = 0) -> Inode:
-    """ramfs_get_inode(): a new inode of any type with its operation tables. Linux: fs/ramfs/inode.c"""
+    """shmem_get_inode(): a new inode of any type with its operation tables; numbered per superblock.
+
+    Linux: mm/shmem.c:shmem_get_inode(), fs/ramfs/inode.c:ramfs_get_inode()
+    """
     now = sb.kernel.current_time()
     # tmpfs numbers inodes per superblock (root is 1); get_next_ino() is for pseudo filesystems
     inode = Inode(i_ino=sb.kernel.next_id(f"ino@{sb.s_dev}"), i_mode=0, i_sb=sb, i_atime=now, i_mtime=now,
-                  i_ctime=now)
+                  i_ctime=now, i_blocks=0)
     if current is not None:
         inode_init_owner(current, inode, dir, mode)
     else:
@@ -95,15 +162,17 @@ def ramfs_get_inode(sb: SuperBlock, current: Any, dir: Inode | None, mode: int, 
         inode.i_op = ramfs_dir_inode_operations
         inode.i_fop = ramfs_dir_operations
         inode.i_nlink = 2
-        inode.i_size = 0
+        inode.i_size = 2 * BOGO_DIRENT_SIZE
+        inode.i_private = OffsetCtx()
     elif fmt == S.S_IFREG:
         inode.i_op = ramfs_file_inode_operations
         inode.i_fop = ramfs_file_operations
         inode.i_data = bytearray()
+        inode.i_private = RamfsFileInfo()
     elif fmt == S.S_IFLNK:
         inode.i_op = ramfs_symlink_inode_operations
     else:  # devices, fifos, sockets
-        inode.i_op = ramfs_file_inode_operations
+        inode.i_op = ramfs_special_inode_operations
         inode.i_rdev = dev
         inode.i_fop = _special_fops(sb, mode, dev)
     return inode
@@ -130,108 +199,199 @@ def _chrdev_open(current: Any, inode: Inode, file: File) -> None:
         fops.open(current, inode, file)
 
 
-def _mknod(current: Any, dir: Inode, dentry: Dentry, mode: int, dev: int = 0) -> None:
-    """ramfs_mknod(). Linux: fs/ramfs/inode.c"""
-    inode = ramfs_get_inode(dir.i_sb, current, dir, mode, dev)
+def _instantiate(dir: Inode, dentry: Dentry, inode: Inode) -> None:
+    """d_instantiate + hash + offset + d_children head + the directory's bogus size. Linux: mm/shmem.c"""
     d_instantiate(dentry, inode)
     _d_rehash(dentry)
-    _offset_add(dir, dentry)
+    simple_offset_add(dir, dentry)
+    _link_child(dir, dentry)
+    dir.i_size += BOGO_DIRENT_SIZE
     _touch(dir)
 
 
+def _mknod(current: Any, dir: Inode, dentry: Dentry, mode: int, dev: int = 0) -> None:
+    """shmem_mknod(). Linux: mm/shmem.c"""
+    inode = ramfs_get_inode(dir.i_sb, current, dir, mode, dev)
+    _instantiate(dir, dentry, inode)
+
+
 def _create(current: Any, dir: Inode, dentry: Dentry, mode: int) -> None:
+    """shmem_create(): the VFS already applied umask (vfs_prepare_mode). Linux: mm/shmem.c"""
     _mknod(current, dir, dentry, (mode & S.S_IALLUGO) | S.S_IFREG)
 
 
 def _mkdir(current: Any, dir: Inode, dentry: Dentry, mode: int) -> None:
+    """shmem_mkdir(). Linux: mm/shmem.c"""
     _mknod(current, dir, dentry, (mode & S.S_IALLUGO) | S.S_IFDIR)
     dir.i_nlink += 1
 
 
 def _symlink(current: Any, dir: Inode, dentry: Dentry, target: str) -> None:
-    """ramfs_symlink(): mode 0777, size = target length. Linux: fs/ramfs/inode.c"""
+    """shmem_symlink(): mode 0777, size = target length; a body of 128 bytes or more takes a page.
+
+    Raises:
+        KernelError(ENAMETOOLONG): the body with its NUL is longer than a page.
+
+    Linux: mm/shmem.c:shmem_symlink()
+    """
+    length = len(target.encode("utf-8", "surrogateescape")) + 1
+    if length > PAGE_SIZE:
+        raise KernelError(E.ENAMETOOLONG)
     inode = ramfs_get_inode(dir.i_sb, current, dir, S.S_IFLNK | 0o777)
     inode.i_link = target
-    inode.i_size = len(target.encode("utf-8", "surrogateescape"))
-    d_instantiate(dentry, inode)
-    _d_rehash(dentry)
-    _offset_add(dir, dentry)
-    _touch(dir)
+    inode.i_size = length - 1
+    inode.i_blocks = PAGE_SIZE // 512 if length > SHORT_SYMLINK_LEN else 0
+    _instantiate(dir, dentry, inode)
 
 
 def _link(current: Any, old_dentry: Dentry, dir: Inode, new_dentry: Dentry) -> None:
-    """simple_link(). Linux: fs/libfs.c"""
+    """shmem_link()/simple_link(). Linux: mm/shmem.c, fs/libfs.c"""
     inode = old_dentry.d_inode
     inode.i_nlink += 1
-    inode.i_ctime = inode.i_sb.kernel.current_time()
-    d_instantiate(new_dentry, inode)
-    _d_rehash(new_dentry)
-    _offset_add(dir, new_dentry)
+    inode.i_ctime = _now(inode)
+    _instantiate(dir, new_dentry, inode)
+
+
+def _remove_entry(dir: Inode, dentry: Dentry) -> None:
+    simple_offset_remove(dir, dentry)
+    _unlink_child(dir, dentry)
+    dir.i_size -= BOGO_DIRENT_SIZE
     _touch(dir)
 
 
 def _unlink(current: Any, dir: Inode, dentry: Dentry) -> None:
-    """simple_unlink(). Linux: fs/libfs.c"""
+    """shmem_unlink(). Linux: mm/shmem.c"""
     inode = dentry.d_inode
+    _remove_entry(dir, dentry)
     inode.i_nlink -= 1
-    inode.i_ctime = inode.i_sb.kernel.current_time()
-    _offset_remove(dir, dentry)
+    inode.i_ctime = _now(inode)
     d_delete(dentry)
-    _touch(dir)
 
 
 def _rmdir(current: Any, dir: Inode, dentry: Dentry) -> None:
-    """simple_rmdir(): only empty directories. Linux: fs/libfs.c
+    """shmem_rmdir(): only empty directories.
 
     Raises:
-        KernelError(ENOTEMPTY): the directory has positive children.
+        KernelError(ENOTEMPTY): the directory has entries.
+
+    Linux: mm/shmem.c:shmem_rmdir()
     """
-    if any(c.d_inode is not None and c.d_hashed for c in dentry.d_subdirs.values()):
+    if not simple_offset_empty(dentry):
         raise KernelError(E.ENOTEMPTY)
     inode = dentry.d_inode
+    _remove_entry(dir, dentry)
     inode.i_nlink = 0
-    inode.i_flags |= S_DEAD
+    inode.i_ctime = _now(inode)
     dir.i_nlink -= 1
-    _offset_remove(dir, dentry)
     d_delete(dentry)
-    _touch(dir)
 
 
 def _rename(current: Any, old_dir: Inode, old_dentry: Dentry, new_dir: Inode, new_dentry: Dentry) -> None:
-    """simple_rename(): move the dentry; a replaced target is unlinked first. Linux: fs/libfs.c"""
-    from simkernel.fs.dcache import d_drop
-    is_dir = S.S_ISDIR(old_dentry.d_inode.i_mode)
-    if new_dentry.d_inode is not None:
-        if S.S_ISDIR(new_dentry.d_inode.i_mode):
-            _rmdir(current, new_dir, new_dentry)
-        else:
-            _unlink(current, new_dir, new_dentry)
-    _offset_remove(old_dir, old_dentry)
-    d_drop(old_dentry)
-    if is_dir and old_dir is not new_dir:
+    """shmem_rename2() (flags 0) and the VFS's d_move(): a replaced target keeps its offset for the moved
+    entry; the moved dentry goes to the head of its new directory's list.
+
+    Raises:
+        KernelError(ENOTEMPTY): the target is a directory with entries.
+
+    Linux: mm/shmem.c:shmem_rename2(), fs/libfs.c:simple_offset_rename(), fs/dcache.c:d_move()
+    """
+    if not simple_offset_empty(new_dentry):
+        raise KernelError(E.ENOTEMPTY)
+    they_are_dirs = S.S_ISDIR(old_dentry.d_inode.i_mode)
+    # simple_offset_rename()
+    new_offset = new_dentry.d_fsdata if new_dentry.d_inode is not None else 0
+    simple_offset_remove(old_dir, old_dentry)
+    if new_offset:
+        new_dentry.d_fsdata = 0
+        _offsets(new_dir).by_offset[new_offset] = old_dentry
+        old_dentry.d_fsdata = new_offset
+    else:
+        simple_offset_add(new_dir, old_dentry)
+    target = new_dentry.d_inode
+    if target is not None:
+        _unlink_child(new_dir, new_dentry)
+        new_dir.i_size -= BOGO_DIRENT_SIZE
+        target.i_nlink -= 1
+        if they_are_dirs:
+            target.i_nlink -= 1
+            target.i_flags |= S_DEAD
+            old_dir.i_nlink -= 1
+        target.i_ctime = _now(target)
+        d_delete(new_dentry)
+    elif they_are_dirs:
         old_dir.i_nlink -= 1
         new_dir.i_nlink += 1
-    parent = new_dentry.d_parent
-    old_dentry.d_name = new_dentry.d_name
-    old_dentry.d_parent = parent
-    _d_rehash(old_dentry)
-    _offset_add(new_dir, old_dentry)
+    old_dir.i_size -= BOGO_DIRENT_SIZE
+    new_dir.i_size += BOGO_DIRENT_SIZE
     _touch(old_dir)
     _touch(new_dir)
+    old_dentry.d_inode.i_ctime = _now(old_dentry.d_inode)
+    # d_move(): the dentry takes the target's name and place
+    _unlink_child(old_dir, old_dentry)
+    parent = old_dentry.d_parent
+    if parent.d_subdirs.get(old_dentry.d_name) is old_dentry:
+        del parent.d_subdirs[old_dentry.d_name]
+    old_dentry.d_name = new_dentry.d_name
+    old_dentry.d_parent = new_dentry.d_parent
+    _d_rehash(old_dentry)
+    _link_child(new_dir, old_dentry)
 
 
-def dcache_readdir_offset(current: Any, file: File, ctx: Any) -> None:
-    """offset_readdir(): ".", "..", then children by creation offset. Linux: fs/libfs.c:offset_readdir()"""
+def _tmpfile(current: Any, dir: Inode, parent: Dentry, mode: int, linkable: bool = True) -> Dentry:
+    """shmem_tmpfile() + d_tmpfile(): an unhashed dentry "#<ino>" under `parent` with link count 0, so its
+    name prints as "<dir>/#<ino> (deleted)".  Linux: mm/shmem.c:shmem_tmpfile(), fs/dcache.c:d_tmpfile()
+    """
+    from simkernel.fs.dcache import Dentry as _Dentry
+    inode = ramfs_get_inode(dir.i_sb, current, dir, (mode & S.S_IALLUGO) | S.S_IFREG)
+    inode.i_nlink = 0
+    dentry = _Dentry(d_name=f"#{inode.i_ino}", d_sb=parent.d_sb, d_parent=parent, d_inode=inode,
+                     d_op=parent.d_sb.s_d_op)
+    return dentry
+
+
+def offset_readdir(current: Any, file: File, ctx: Any) -> None:
+    """offset_readdir(): ".", "..", then from the entry at ctx.pos (the last offset at or below it) along
+    d_children; ctx.pos ends at DIR_OFFSET_EOD.
+
+    Linux: fs/libfs.c:offset_readdir(), offset_iterate_dir(), offset_dir_lookup(), find_positive_dentry()
+    """
     if not dir_emit_dots(file, ctx):
         return
+    if ctx.pos == DIR_OFFSET_EOD:
+        return
     offs = _offsets(file.f_inode)
-    for off in sorted(o for o in offs.by_offset if o >= ctx.pos):
-        d = offs.by_offset[off]
-        ctx.pos = off
+    children = offs.children
+    if not children:
+        ctx.pos = DIR_OFFSET_EOD
+        return
+    start = 0
+    if ctx.pos != DIR_OFFSET_FIRST:
+        below = [o for o in offs.by_offset if DIR_OFFSET_MIN <= o <= ctx.pos]
+        if below:
+            start = children.index(offs.by_offset[max(below)])
+    for d in children[start:]:
+        ctx.pos = d.d_fsdata
         if not dir_emit(ctx, d.d_name, d.d_inode.i_ino, S.dt_type(d.d_inode.i_mode)):
             return
-        ctx.pos = off + 1
-    ctx.pos = max(ctx.pos, offs.next_offset)
+    ctx.pos = DIR_OFFSET_EOD
+
+
+def offset_dir_llseek(current: Any, file: File, offset: int, whence: int) -> int:
+    """offset_dir_llseek(): SEEK_SET and SEEK_CUR to any non-negative position; nothing else.
+
+    Raises:
+        KernelError(EINVAL): SEEK_END/SEEK_DATA/SEEK_HOLE, or a negative result.
+
+    Linux: fs/libfs.c:offset_dir_llseek()
+    """
+    if whence == F.SEEK_CUR:
+        offset += file.f_pos
+    elif whence != F.SEEK_SET:
+        raise KernelError(E.EINVAL)
+    if offset < 0 or offset > MAX_LFS_FILESIZE:
+        raise KernelError(E.EINVAL)
+    file.f_pos = offset
+    return offset
 
 
 def generic_file_llseek(current: Any, file: File, offset: int, whence: int) -> int:
@@ -245,6 +405,8 @@ def generic_file_llseek(current: Any, file: File, offset: int, whence: int) -> i
     if whence == F.SEEK_SET:
         new = offset
     elif whence == F.SEEK_CUR:
+        if offset == 0:
+            return file.f_pos
         new = file.f_pos + offset
     elif whence == F.SEEK_END:
         new = file.f_inode.i_size + offset
@@ -256,24 +418,125 @@ def generic_file_llseek(current: Any, file: File, offset: int, whence: int) -> i
     return new
 
 
-def generic_file_read(current: Any, file: File, count: int, pos: int) -> bytes:
-    """filemap_read() over the inode's bytes. Linux: mm/filemap.c"""
-    data = file.f_inode.i_data
+def shmem_file_llseek(current: Any, file: File, offset: int, whence: int) -> int:
+    """shmem_file_llseek(): the generic whences, plus SEEK_DATA/SEEK_HOLE over the pages that hold data.
+
+    Raises:
+        KernelError(ENXIO): SEEK_DATA/SEEK_HOLE at or beyond the end, or no data after `offset`.
+        KernelError(EINVAL): generic_file_llseek()'s.
+
+    Linux: mm/shmem.c:shmem_file_llseek(), mm/filemap.c:mapping_seek_hole_data()
+    """
+    if whence not in (SEEK_DATA, SEEK_HOLE):
+        return generic_file_llseek(current, file, offset, whence)
+    inode = file.f_inode
+    size = inode.i_size
+    if offset < 0 or offset >= size:
+        raise KernelError(E.ENXIO)
+    pages = inode.i_private.pages if isinstance(inode.i_private, RamfsFileInfo) else set()
+    pos = offset
+    while pos < size:
+        present = pos // PAGE_SIZE in pages
+        if (whence == SEEK_DATA) == present:
+            break
+        pos = (pos // PAGE_SIZE + 1) * PAGE_SIZE
+    if pos >= size:
+        if whence == SEEK_DATA:
+            raise KernelError(E.ENXIO)
+        pos = size
+    file.f_pos = pos
+    return pos
+
+
+def file_remove_privs(current: Any, inode: Inode) -> None:
+    """file_remove_privs(): a write or truncate by a task without CAP_FSETID clears S_ISUID, and S_ISGID
+    when setattr_should_drop_sgid() says so (regular files only; no permission check: ATTR_FORCE).
+
+    Linux: fs/inode.c:file_remove_privs(), fs/attr.c:setattr_should_drop_suidgid()
+    """
+    from simkernel.fs.open import setattr_should_drop_sgid
+    from simkernel.kernel.capability import capable
+    from simkernel.uapi.capability import CAP_FSETID
+    mode = inode.i_mode
+    if not S.S_ISREG(mode) or current is None:
+        return
+    kill_suid = bool(mode & S.S_ISUID)
+    kill_sgid = setattr_should_drop_sgid(current, inode)
+    if not (kill_suid or kill_sgid) or capable(current, CAP_FSETID):
+        return
+    if kill_suid:
+        mode &= ~S.S_ISUID
+    if kill_sgid:
+        mode &= ~S.S_ISGID
+    inode.i_mode = mode
+    inode.i_ctime = _now(inode)
+
+
+def _mark_pages(inode: Inode, start: int, end: int) -> None:
+    info = inode.i_private
+    if isinstance(info, RamfsFileInfo) and end > start:
+        info.pages.update(range(start // PAGE_SIZE, (end - 1) // PAGE_SIZE + 1))
+        inode.i_blocks = len(info.pages) * (PAGE_SIZE // 512)
+
+
+def ramfs_setsize(current: Any, inode: Inode, length: int) -> None:
+    """shmem_setattr(ATTR_SIZE): new bytes read as zeros; pages wholly beyond the end are freed.
+
+    Linux: mm/shmem.c:shmem_setattr(), shmem_truncate_range()
+    """
+    data = inode.i_data
     assert data is not None
-    return bytes(data[pos:pos + count])
+    if length < len(data):
+        del data[length:]
+    info = inode.i_private
+    if isinstance(info, RamfsFileInfo):
+        keep = (length + PAGE_SIZE - 1) // PAGE_SIZE
+        info.pages = {p for p in info.pages if p < keep}
+        inode.i_blocks = len(info.pages) * (PAGE_SIZE // 512)
+    if length != inode.i_size:
+        _touch(inode)
+    inode.i_size = length
+
+
+def ramfs_setattr(current: Any, dentry: Dentry, attrs: dict[str, Any]) -> None:
+    """shmem_setattr(): size changes truncate; mode/uid/gid are copied. Linux: mm/shmem.c"""
+    inode = dentry.d_inode
+    if "size" in attrs:
+        ramfs_setsize(current, inode, attrs["size"])
+    for key in ("uid", "gid", "mode"):
+        if key in attrs:
+            setattr(inode, f"i_{key}", attrs[key])
+
+
+def generic_file_read(current: Any, file: File, count: int, pos: int) -> bytes:
+    """shmem_file_read_iter(): bytes up to i_size; holes read as zeros. Linux: mm/shmem.c"""
+    inode = file.f_inode
+    data = inode.i_data
+    assert data is not None
+    if pos >= inode.i_size:
+        return b""
+    chunk = bytes(data[pos:min(pos + count, inode.i_size)])
+    return chunk + bytes(min(count, inode.i_size - pos) - len(chunk))
 
 
 def generic_file_write(current: Any, file: File, buf: bytes, pos: int) -> int:
-    """generic_perform_write(): extend with zeros as needed. Linux: mm/filemap.c"""
+    """shmem_file_write_iter(): file_remove_privs(), then write at pos (i_size for O_APPEND), filling pages.
+
+    Linux: mm/shmem.c:shmem_file_write_iter(), mm/filemap.c:generic_perform_write()
+    """
     inode = file.f_inode
     data = inode.i_data
     assert data is not None
     if file.f_flags & F.O_APPEND:
-        pos = len(data)
+        pos = inode.i_size
+    if not buf:
+        return 0
+    file_remove_privs(current, inode)
     if pos > len(data):
         data.extend(bytes(pos - len(data)))
     data[pos:pos + len(buf)] = buf
-    inode.i_size = len(data)
+    inode.i_size = max(inode.i_size, pos + len(buf))
+    _mark_pages(inode, pos, pos + len(buf))
     _touch(inode)
     return len(buf)
 
@@ -287,30 +550,75 @@ def dcache_dir_open(current: Any, inode: Inode, file: File) -> None:
     return None
 
 
-ramfs_dir_operations = FileOperations(open=dcache_dir_open, iterate_shared=dcache_readdir_offset,
-                                      llseek=generic_file_llseek)
+def _generic_read_dir(current: Any, file: File, count: int, pos: int) -> bytes:
+    """generic_read_dir(): read(2) on a directory. Linux: fs/libfs.c"""
+    raise KernelError(E.EISDIR)
+
+
+ramfs_dir_operations = FileOperations(open=dcache_dir_open, read=_generic_read_dir, iterate_shared=offset_readdir,
+                                      llseek=offset_dir_llseek)
 ramfs_file_operations = FileOperations(read=generic_file_read, write=generic_file_write,
-                                       llseek=generic_file_llseek, mmap=generic_file_mmap)
+                                       llseek=shmem_file_llseek, mmap=generic_file_mmap)
 ramfs_dir_inode_operations = InodeOperations(lookup=simple_lookup, create=_create, mkdir=_mkdir, mknod=_mknod,
                                              symlink=_symlink, link=_link, unlink=_unlink, rmdir=_rmdir,
-                                             rename=_rename)
-ramfs_file_inode_operations = InodeOperations()
-ramfs_symlink_inode_operations = InodeOperations()
+                                             rename=_rename, tmpfile=_tmpfile, setattr=ramfs_setattr)
+ramfs_file_inode_operations = InodeOperations(setattr=ramfs_setattr)
+ramfs_special_inode_operations = InodeOperations(setattr=ramfs_setattr)
+ramfs_symlink_inode_operations = InodeOperations(setattr=ramfs_setattr)
 
 
-def ramfs_fill_super(kernel: Any, name: str, mode: int = 0o755) -> SuperBlock:
-    """ramfs_fill_super(): a new superblock with a root directory owned by root. Linux: fs/ramfs/inode.c"""
+def ramfs_fill_super(kernel: Any, name: str, mode: int = 0o755, uid: int = 0, gid: int = 0,
+                     fs_type: FileSystemType | None = None) -> SuperBlock:
+    """shmem_fill_super()/ramfs_fill_super(): a new superblock with a root directory (inode 1).
+
+    Linux: mm/shmem.c:shmem_fill_super(), fs/ramfs/inode.c:ramfs_fill_super()
+    """
     from simkernel.fs.super import MKDEV
-    sb = SuperBlock(s_dev=MKDEV(0, kernel.next_id("anon_dev", start=32)), s_type=RAMFS_TYPE, kernel=kernel,
-                    s_id=name, s_user_ns=kernel.init_user_ns, s_magic=0x858458F6)
-    root = ramfs_get_inode(sb, None, None, S.S_IFDIR | mode)
+    sb = SuperBlock(s_dev=MKDEV(0, kernel.next_id("anon_dev", start=32)), s_type=fs_type or RAMFS_TYPE,
+                    kernel=kernel, s_id=name, s_user_ns=kernel.init_user_ns, s_magic=0x858458F6)
+    root = ramfs_get_inode(sb, None, None, S.S_IFDIR | (mode & 0o7777))
+    root.i_uid, root.i_gid = uid, gid
     sb.s_root = d_make_root(sb, root)
     return sb
 
 
+def _parse_options(data: str, tmpfs: bool) -> dict[str, int]:
+    """shmem_parse_one()/ramfs_parse_param(): mode=, uid=, gid= (and tmpfs's size options, accepted).
+
+    Raises:
+        KernelError(EINVAL): a bad number; an unknown option on tmpfs (ramfs ignores them).
+    """
+    opts: dict[str, int] = {}
+    for item in (data or "").split(","):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        try:
+            if key == "mode":
+                opts["mode"] = int(value, 8) & 0o7777
+            elif key in ("uid", "gid") and tmpfs:
+                opts[key] = int(value, 10)
+            elif key in ("size", "nr_blocks", "nr_inodes", "huge", "mpol", "inode64", "inode32", "noswap",
+                         "quota", "usrquota", "grpquota") and tmpfs:
+                continue
+            elif tmpfs:
+                raise KernelError(E.EINVAL)
+        except ValueError:
+            raise KernelError(E.EINVAL) from None
+    return opts
+
+
 def _ramfs_mount(kernel: Any, current: Any, source: str, flags: int, data: str) -> SuperBlock:
-    return ramfs_fill_super(kernel, source or "ramfs")
+    opts = _parse_options(data, tmpfs=False)
+    return ramfs_fill_super(kernel, source or "ramfs", mode=opts.get("mode", 0o755), fs_type=RAMFS_TYPE)
+
+
+def _tmpfs_mount(kernel: Any, current: Any, source: str, flags: int, data: str) -> SuperBlock:
+    """tmpfs: the root is 1777 unless mode= says otherwise. Linux: mm/shmem.c:shmem_fill_super()"""
+    opts = _parse_options(data, tmpfs=True)
+    return ramfs_fill_super(kernel, source or "tmpfs", mode=opts.get("mode", 0o1777), uid=opts.get("uid", 0),
+                            gid=opts.get("gid", 0), fs_type=TMPFS_TYPE)
 
 
 RAMFS_TYPE = FileSystemType(name="ramfs", mount=_ramfs_mount)
-TMPFS_TYPE = FileSystemType(name="tmpfs", mount=_ramfs_mount)
+TMPFS_TYPE = FileSystemType(name="tmpfs", mount=_tmpfs_mount)

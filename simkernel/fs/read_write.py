@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simkernel.errors import KernelError
-from simkernel.fs.file import FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_PATH, FMODE_READ, FMODE_WRITE, File
+from simkernel.fs.file import (FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_LSEEK, FMODE_PATH, FMODE_PREAD, FMODE_READ,
+                               FMODE_WRITE, File)
 from simkernel.uapi import errno as E
-from simkernel.uapi import stat as S
 
 if TYPE_CHECKING:
     from simkernel.kernel.task import Task
@@ -35,8 +35,8 @@ def vfs_read(current: Task, file: File, count: int, pos: int) -> bytes:
     if not file.f_mode & FMODE_READ:
         raise KernelError(E.EBADF)
     if not file.f_mode & FMODE_CAN_READ or file.f_op.read is None:
-        raise KernelError(E.EISDIR if S.S_ISDIR(file.f_inode.i_mode) else E.EINVAL)
-    if count < 0:
+        raise KernelError(E.EINVAL)
+    if count < 0:   # rw_verify_area(): a count that does not fit ssize_t
         raise KernelError(E.EINVAL)
     return file.f_op.read(current, file, min(count, MAX_RW_COUNT), pos)
 
@@ -68,23 +68,29 @@ def ksys_write(current: Task, fd: int, data: bytes) -> int:
 
 
 def ksys_pread64(current: Task, fd: int, count: int, pos: int) -> bytes:
-    """pread64(2): EINVAL for a negative offset, ESPIPE when the file cannot seek. Linux: fs/read_write.c"""
-    f = _fdget(current, fd)
+    """pread64(2): EINVAL for a negative offset (before the fd is looked at), EBADF, ESPIPE when the file
+    cannot seek.  Linux: fs/read_write.c:ksys_pread64()
+    """
     if pos < 0:
         raise KernelError(E.EINVAL)
-    if f.f_op.llseek is None and not S.S_ISREG(f.f_inode.i_mode):
+    f = _fdget(current, fd)
+    if not f.f_mode & FMODE_PREAD:
         raise KernelError(E.ESPIPE)
     return vfs_read(current, f, count, pos)
 
 
 def ksys_lseek(current: Task, fd: int, offset: int, whence: int) -> int:
-    """lseek(2). Raises EBADF, EINVAL (whence, negative result), ESPIPE (no ->llseek). Linux: fs/read_write.c"""
+    """lseek(2): whence beyond SEEK_HOLE is EINVAL; a file without ->llseek cannot seek (ESPIPE); the
+    filesystem's ->llseek decides the rest.
+
+    Raises:
+        KernelError(EBADF), KernelError(EINVAL), KernelError(ESPIPE), ->llseek's errno.
+
+    Linux: fs/read_write.c:ksys_lseek(), vfs_llseek()
+    """
     f = _fdget(current, fd)
     if whence not in (0, 1, 2, 3, 4):
         raise KernelError(E.EINVAL)
-    if f.f_op.llseek is None:
-        if whence > 2:
-            raise KernelError(E.EINVAL)
-        from simkernel.fs.ramfs import generic_file_llseek
-        return generic_file_llseek(current, f, offset, whence)
+    if f.f_op.llseek is None or not f.f_mode & FMODE_LSEEK:
+        raise KernelError(E.ESPIPE)
     return f.f_op.llseek(current, f, offset, whence)

@@ -60,7 +60,7 @@ def vfs_fstatat(current: Task, dfd: int, name: Any, flags: int) -> os.stat_resul
 
     Linux: fs/stat.c:vfs_statx()
     """
-    if flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH | 0x800):
+    if flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH | 0x800 | 0x6000):   # AT_NO_AUTOMOUNT, AT_STATX_*
         raise KernelError(E.EINVAL)
     lookup = 0 if flags & F.AT_SYMLINK_NOFOLLOW else LOOKUP_FOLLOW
     if flags & F.AT_EMPTY_PATH:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from simkernel.fs.dcache import Dentry, DentryOperations
     from simkernel.kernel.user_namespace import UserNamespace
 
-__all__ = ["SuperBlock", "FileSystemType", "MKDEV", "MAJOR", "MINOR", "new_encode_dev"]
+__all__ = ["SuperBlock", "FileSystemType", "MKDEV", "MAJOR", "MINOR", "new_encode_dev", "new_decode_dev"]
 
 
 def MKDEV(major: int, minor: int) -> int:
@@ -33,6 +33,16 @@ def new_encode_dev(dev: int) -> int:
     """new_encode_dev(): the dev_t userspace sees in st_dev (include/linux/kdev_t.h)."""
     major, minor = MAJOR(dev), MINOR(dev)
     return (minor & 0xFF) | (major << 8) | ((minor & ~0xFF) << 12)
+
+
+def new_decode_dev(dev: int) -> int:
+    """new_decode_dev(): a userspace dev_t (mknod's argument) in the internal layout (include/linux/kdev_t.h).
+
+    Example: makedev(1, 5) == 0x105 decodes to MKDEV(1, 5).
+    """
+    major = (dev & 0xFFF00) >> 8
+    minor = (dev & 0xFF) | ((dev >> 12) & 0xFFF00)
+    return MKDEV(major, minor)
 
 
 @frozen

@@ -17,8 +17,8 @@ from simkernel.uapi import sched as C
 if TYPE_CHECKING:
     from simkernel.mm.mm_types import MmStruct
 
-__all__ = ["copy_process", "sys_fork", "sys_clone", "ksys_unshare", "alloc_pid", "get_task_mm", "mm_access",
-           "dup_mm"]
+__all__ = ["copy_process", "sys_fork", "sys_clone", "ksys_unshare", "check_unshare_flags", "alloc_pid",
+           "get_task_mm", "mm_access", "dup_mm", "task_active_pid_ns"]
 
 SIGCHLD = 17
 _CLONE_SUPPORTED = (C.CSIGNAL | C.CLONE_VM | C.CLONE_FS | C.CLONE_FILES | C.CLONE_SIGHAND | C.CLONE_THREAD
@@ -38,6 +38,11 @@ def alloc_pid(ns: PidNamespace) -> Pid:
     for n, nr in numbers:
         n.pid_hash[nr] = pid
     return pid
+
+
+def task_active_pid_ns(task: Task) -> PidNamespace:
+    """task_active_pid_ns(): the namespace of the task's own pid (its deepest number). Linux: kernel/pid.c"""
+    return task.thread_pid.numbers[-1][0]
 
 
 def dup_mm(current: Task, oldmm: MmStruct) -> MmStruct:
@@ -74,7 +79,10 @@ def copy_process(current: Task, clone_flags: int) -> Task:
         raise KernelError(E.EINVAL)
     if clone_flags & C.CLONE_SIGHAND and not clone_flags & C.CLONE_VM:
         raise KernelError(E.EINVAL)
-    if clone_flags & C.CLONE_THREAD and clone_flags & (C.CLONE_NEWUSER | C.CLONE_NEWPID):
+    if clone_flags & C.CLONE_PARENT and current.tgid == 1:   # SIGNAL_UNKILLABLE: init makes no siblings
+        raise KernelError(E.EINVAL)
+    if clone_flags & C.CLONE_THREAD and (clone_flags & (C.CLONE_NEWUSER | C.CLONE_NEWPID)
+                                         or task_active_pid_ns(current) is not current.nsproxy.pid_ns_for_children):
         raise KernelError(E.EINVAL)
     if clone_flags & (C.CLONE_NEWNS | C.CLONE_NEWUSER | C.CLONE_NEWPID):
         raise KernelError(E.EINVAL, "simkernel: use unshare() for new namespaces")
@@ -127,30 +135,67 @@ def sys_clone(current: Task, flags: int) -> Task:
     return copy_process(current, flags)
 
 
-def ksys_unshare(current: Task, flags: int) -> None:
-    """unshare(2): CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID (the sharing flags are accepted when unshared).
+# namespaces this model does not represent: unshare() checks them like the kernel and then keeps the task where
+# it was (Simplification: no UTS/IPC/network/cgroup/time namespaces are modelled)
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
+_UNSHARE_NS = (C.CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C.CLONE_NEWPID | CLONE_NEWCGROUP
+               | CLONE_NEWTIME)
+
+
+def check_unshare_flags(current: Task, flags: int) -> None:
+    """check_unshare_flags(): known flags only; CLONE_THREAD/SIGHAND/VM only in a single-threaded process.
 
     Raises:
-        KernelError(EINVAL): unknown flags; CLONE_NEWUSER in a multi-threaded process or with a shared fs.
-        KernelError(EPERM): CLONE_NEWNS/CLONE_NEWPID without CAP_SYS_ADMIN in the user namespace.
+        KernelError(EINVAL).
 
-    Linux: kernel/fork.c:ksys_unshare(), check_unshare_flags()
+    Linux: kernel/fork.c:check_unshare_flags()
     """
     allowed = (C.CLONE_THREAD | C.CLONE_FS | C.CLONE_NEWNS | C.CLONE_SIGHAND | C.CLONE_VM | C.CLONE_FILES
-               | C.CLONE_SYSVSEM | C.CLONE_NEWUSER | C.CLONE_NEWPID)
+               | C.CLONE_SYSVSEM | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C.CLONE_NEWUSER | C.CLONE_NEWPID
+               | CLONE_NEWCGROUP | CLONE_NEWTIME)
     if flags & ~allowed:
         raise KernelError(E.EINVAL)
+    if flags & (C.CLONE_THREAD | C.CLONE_SIGHAND | C.CLONE_VM) and len(current.signal.threads) > 1:
+        raise KernelError(E.EINVAL, "unshare of CLONE_THREAD/SIGHAND/VM in a multi-threaded process")
+
+
+def ksys_unshare(current: Task, flags: int) -> None:
+    """unshare(2): a private fs_struct (CLONE_FS) or fd table (CLONE_FILES), a new user, mount or pid
+    namespace.
+
+    CLONE_NEWUSER implies CLONE_THREAD|CLONE_FS, CLONE_VM implies CLONE_SIGHAND, CLONE_SIGHAND implies
+    CLONE_THREAD, CLONE_NEWNS implies CLONE_FS.  A shared fs_struct or fd table is copied, not refused.
+
+    Raises:
+        KernelError(EINVAL): check_unshare_flags().
+        KernelError(EPERM): a new namespace other than the user namespace without CAP_SYS_ADMIN in the (new)
+            user namespace.   unshare_userns()'s errors.
+
+    Linux: kernel/fork.c:ksys_unshare(), check_unshare_flags(), unshare_fs(), unshare_fd();
+    kernel/nsproxy.c:unshare_nsproxy_namespaces()
+    """
     if flags & C.CLONE_NEWUSER:
         flags |= C.CLONE_THREAD | C.CLONE_FS
+    if flags & C.CLONE_VM:
+        flags |= C.CLONE_SIGHAND
+    if flags & C.CLONE_SIGHAND:
+        flags |= C.CLONE_THREAD
     if flags & C.CLONE_NEWNS:
         flags |= C.CLONE_FS
-    if flags & (C.CLONE_THREAD | C.CLONE_SIGHAND | C.CLONE_VM) and len(current.signal.threads) > 1:
-        raise KernelError(E.EINVAL)
-    if flags & C.CLONE_FS and current.fs.users > 1:
-        raise KernelError(E.EINVAL)
-    from simkernel.kernel.capability import ns_capable
+    check_unshare_flags(current, flags)
     from simkernel.kernel.cred import commit_creds
+    from simkernel.security.commoncap import cap_capable
     from simkernel.uapi.capability import CAP_SYS_ADMIN
+    new_fs = None
+    if flags & C.CLONE_FS and current.fs is not None and current.fs.users > 1:   # unshare_fs()
+        new_fs = FsStruct(root=current.fs.root, pwd=current.fs.pwd, umask=current.fs.umask)
+    new_files = None
+    if flags & C.CLONE_FILES and current.files is not None and current.files.count > 1:   # unshare_fd()
+        new_files = current.files.dup()
     new_cred = None
     if flags & C.CLONE_NEWUSER:
         from simkernel.kernel.user_namespace import unshare_userns
@@ -158,18 +203,22 @@ def ksys_unshare(current: Task, flags: int) -> None:
     user_ns = new_cred.user_ns if new_cred is not None else current.cred.user_ns
     new_mnt = current.nsproxy.mnt_ns
     new_pid_ns = current.nsproxy.pid_ns_for_children
-    if flags & (C.CLONE_NEWNS | C.CLONE_NEWPID):
+    if flags & _UNSHARE_NS:
         cred_for_check = new_cred if new_cred is not None else current.cred
-        from simkernel.security.commoncap import cap_capable
         if cap_capable(cred_for_check, user_ns, CAP_SYS_ADMIN, 0) != 0:
-            raise KernelError(E.EPERM, "unshare of a mount or pid namespace needs CAP_SYS_ADMIN")
+            raise KernelError(E.EPERM, "unshare of a namespace needs CAP_SYS_ADMIN in the user namespace")
+    if new_cred is not None:
+        commit_creds(current, new_cred)
+    if new_fs is not None:
+        current.fs.users -= 1
+        current.fs = new_fs
     if flags & C.CLONE_NEWNS:
         new_mnt = _copy_mnt_ns(current, user_ns)
     if flags & C.CLONE_NEWPID:
         new_pid_ns = PidNamespace(level=new_pid_ns.level + 1, parent=new_pid_ns, user_ns=user_ns)
-    _ = ns_capable
-    if new_cred is not None:
-        commit_creds(current, new_cred)
+    if new_files is not None:
+        current.files.count -= 1
+        current.files = new_files
     if new_mnt is not current.nsproxy.mnt_ns or new_pid_ns is not current.nsproxy.pid_ns_for_children:
         current.nsproxy = Nsproxy(mnt_ns=new_mnt, pid_ns_for_children=new_pid_ns)
 
@@ -182,23 +231,23 @@ def _copy_mnt_ns(current: Task, user_ns: Any) -> Any:
     from simkernel.fs.path import Path
     old = current.nsproxy.mnt_ns
     k = current.kernel
-    copies: dict[int, VfsMount] = {}
+    copies: dict[VfsMount, VfsMount] = {}
     for m in old.mounts:
-        copies[id(m)] = VfsMount(mnt_sb=m.mnt_sb, mnt_root=m.mnt_root, mnt_id=k.next_id("mnt_id", start=21),
-                                 mnt_flags=m.mnt_flags)
-    ns = MntNamespace(root=copies[id(old.root)], user_ns=user_ns, ns_id=k.next_id("mnt_ns"))
+        copies[m] = VfsMount(mnt_sb=m.mnt_sb, mnt_root=m.mnt_root, mnt_id=k.next_id("mnt_id", start=21),
+                             mnt_flags=m.mnt_flags)
+    ns = MntNamespace(root=copies[old.root], user_ns=user_ns, ns_id=k.next_id("mnt_ns"))
     for m in old.mounts:
-        c = copies[id(m)]
+        c = copies[m]
         c.mnt_ns = ns
         ns.mounts.append(c)
         if m.mnt_parent is m:
             c.mnt_parent, c.mnt_mountpoint = c, m.mnt_mountpoint
         else:
-            c.mnt_parent, c.mnt_mountpoint = copies[id(m.mnt_parent)], m.mnt_mountpoint
-            ns.mount_hashtable[(id(c.mnt_parent), id(c.mnt_mountpoint))] = c
+            c.mnt_parent, c.mnt_mountpoint = copies[m.mnt_parent], m.mnt_mountpoint
+            ns.mount_hashtable[(c.mnt_parent, c.mnt_mountpoint)] = c
     fs = current.fs
-    fs.root = Path(copies.get(id(fs.root.mnt), fs.root.mnt), fs.root.dentry)
-    fs.pwd = Path(copies.get(id(fs.pwd.mnt), fs.pwd.mnt), fs.pwd.dentry)
+    fs.root = Path(copies.get(fs.root.mnt, fs.root.mnt), fs.root.dentry)
+    fs.pwd = Path(copies.get(fs.pwd.mnt, fs.pwd.mnt), fs.pwd.dentry)
     return ns
 
 

@@ -114,14 +114,21 @@ class Sys:
         return os.fsdecode(raw)
 
     def listdir(self, path: str = ".") -> list[str]:
-        """os.listdir(): opendir + getdents64(32 KiB) until empty + close; without "." and ".."."""
+        """os.listdir(): opendir + getdents64(32 KiB) until empty + close; without "." and "..".
+
+        As glibc's readdir(), ENOENT from getdents64 (a directory removed while open) ends the listing
+        instead of failing it.
+        """
         from simkernel.fs.open import do_sys_open, sys_close
         from simkernel.fs.readdir import sys_getdents64
         fd = self._call("openat", do_sys_open, F.AT_FDCWD, path, _LISTDIR_FLAGS, 0, filename=path)
         names: list[str] = []
         try:
             while True:
-                batch = self._call("getdents64", sys_getdents64, fd, _LISTDIR_BUF, filename=path)
+                try:
+                    batch = self._call("getdents64", sys_getdents64, fd, _LISTDIR_BUF, filename=path)
+                except FileNotFoundError:
+                    break
                 if not batch:
                     break
                 names.extend(n for n, _ino, _t, _off in batch if n not in (".", ".."))
@@ -185,8 +192,12 @@ class Sys:
         self._call("chroot", sys_chroot, path, filename=path)
 
     def getcwd(self) -> str:
+        """os.getcwd(): glibc turns the kernel's "(unreachable)/..." (a cwd outside the root) into ENOENT."""
         from simkernel.fs.d_path import sys_getcwd
-        return self._call("getcwd", sys_getcwd)
+        text = self._call("getcwd", sys_getcwd)
+        if not text.startswith("/"):
+            raise oserror_from_errno(2)
+        return text
 
     def mount(self, source: str, target: str, fstype: str, flags: int = 0, data: str = "") -> None:
         from simkernel.fs.namespace import do_mount

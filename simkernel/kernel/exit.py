@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = ["do_exit", "do_group_exit", "exit_mm", "release_task", "kernel_waitid_wait4"]
 
+WCONTINUED = 0x00000008
+__WNOTHREAD = 0x20000000
+__WCLONE = 0x80000000
+
 
 def exit_mm(task: Task) -> None:
     """exit_mm(): detach and drop the address space. Linux: kernel/exit.c"""
@@ -142,25 +146,34 @@ def do_group_exit(current: Task, code: int) -> None:
 
 
 def kernel_waitid_wait4(current: Task, pid: int, options: int) -> tuple[int, int]:
-    """wait4(2): reap a zombie child; (0, 0) with WNOHANG if children still run.
+    """wait4(2): reap a zombie child; (0, 0) with WNOHANG if matching children still run.
+
+    `pid` is -1 (any child), 0 or < -1 (a process group: Simplification: every task is in one process
+    group, so 0 matches any child and < -1 none), or a pid as the caller's pid namespace numbers it.  The
+    children of every thread of the caller's process count, unless __WNOTHREAD.
 
     Raises:
+        KernelError(EINVAL): unknown options.   KernelError(ESRCH): pid INT_MIN.
         KernelError(ECHILD): no child matches.
-        KernelError(EINVAL): unknown options.
         RuntimeError: without WNOHANG while matching children still run (the simulation cannot block).
 
-    Linux: kernel/exit.c:kernel_wait4(), do_wait()
+    Linux: kernel/exit.c:kernel_wait4(), do_wait(), eligible_pid(), wait_task_zombie()
     """
-    if options & ~(C.WNOHANG | C.WUNTRACED | C.__WALL | 8 | 0x80000000):
+    from simkernel.kernel.fork import task_active_pid_ns
+    if options & ~(C.WNOHANG | C.WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | C.__WALL):
         raise KernelError(E.EINVAL)
-    parents = current.signal.threads
-    children = [c for p in parents for c in p.children if pid in (-1, 0) or c.tgid == pid]
+    if pid == -0x80000000:
+        raise KernelError(E.ESRCH)
+    ns = task_active_pid_ns(current)
+    parents = [current] if options & __WNOTHREAD else list(current.signal.threads)
+    children = [c for p in parents for c in p.children
+                if pid in (-1, 0) or (pid > 0 and c.thread_pid.nr_ns(ns) == pid)]
     if not children:
         raise KernelError(E.ECHILD)
     for c in children:
-        if c.state == EXIT_ZOMBIE and _group_dead(c):
+        if c.state == EXIT_ZOMBIE:
             status = c.exit_code
-            nr = c.thread_pid.nr_ns(current.nsproxy.pid_ns_for_children) or c.pid
+            nr = c.thread_pid.nr_ns(ns)
             release_task(c)
             return nr, status
     if options & C.WNOHANG:

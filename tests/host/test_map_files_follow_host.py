@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 
 from simkernel.uapi import (
     CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, MAP_PRIVATE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH,
@@ -165,9 +164,6 @@ def scenario_chmod_proc(k: Any, d: str) -> list[tuple[str, Any]]:
             ("chmod /proc/pid", attempt(w.sys.chmod, f"/proc/{t.pid}", 0o700))]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "simkernel/fs/open.py:do_fchmodat() changes i_mode itself instead of going through notify_change() -> "
-    "inode->i_op->setattr, so procfs's proc_setattr() (ATTR_MODE -> EPERM) is never asked; the host says EPERM"))
 def test_chmod_proc_is_eperm(host: Any, compared: Any) -> None:
     """chmod on procfs pid inodes is EPERM even for root."""
     run_compare(host, compared, scenario_chmod_proc)

@@ -102,6 +102,14 @@ def _same(st: Any, dev: int, ino: int) -> bool:
     return (st.st_dev, st.st_ino) == (dev, ino)
 
 
+def _names(sys: Any, path: str, st: Any) -> bool:
+    """Does `path` (taken literally) name the inode of `st`?"""
+    try:
+        return _same(sys.stat(path), st.st_dev, st.st_ino)
+    except OSError:
+        return False
+
+
 def _check_path(sys: Any, path: str, dev: int, ino: int, kind: str, how: str, flags: int | None,
                 why: str) -> Backing:
     """The fallback for linked files: stat(path) must name the inode maps reports (dev, ino)."""
@@ -157,8 +165,10 @@ class MapFilesLookup:
             if kind == KIND_REG:
                 return _check_path(sys, path, entry.dev, entry.ino, kind, HOW_READLINK_PATH, flags, why)
             return _no_path(kind, path, entry.dev, entry.ino, flags, why)
-        return Backing(classify(path, st.st_mode), path, st.st_dev, st.st_ino, HOW_MAP_FILES, flags, stat=st,
-                       followable=True)
+        kind = classify(path, st.st_mode)
+        if kind == KIND_DELETED and st.st_nlink and _names(sys, path, st):
+            kind = KIND_REG     # a live file whose name really ends in " (deleted)"
+        return Backing(kind, path, st.st_dev, st.st_ino, HOW_MAP_FILES, flags, stat=st, followable=True)
 
     def open_peer(self, sys: Any, pid: int, start: int, end: int, flags: int) -> int:
         """open(/proc/<pid>/map_files/<start>-<end>, flags): a new struct file on the peer's object."""

@@ -51,10 +51,15 @@ def scenario_split_merge_remap(k: Any, d: str) -> list[tuple[str, Any]]:
     # a toggle that never made the private mapping writable merges back
     b = BASE + 32 * PAGE
     t.sys.mmap(b, 3 * PAGE, PROT_READ, MAP_PRIVATE | FIXED, fd, 0)
+    bn = mf(t, rng(b, b + 3 * PAGE))
+    ino1 = w.sys.lstat(bn).st_ino
+    o.add("inode number stable while cached", w.sys.lstat(bn).st_ino == ino1)
     o.do("mprotect middle PROT_NONE", t.sys.mprotect, b + PAGE, PAGE, 0)
     o.add("none-split: listing", listing(w, mf(t)))
+    o.do("none-split: whole name", w.sys.lstat, bn)
     o.do("restore PROT_READ", t.sys.mprotect, b + PAGE, PAGE, PROT_READ)
     o.add("none-merged: listing", listing(w, mf(t)))
+    o.add("re-instantiated entry has a new inode number", w.sys.lstat(bn).st_ino != ino1)
     o.do("none-merged: whole name", w.sys.readlink, mf(t, rng(b, b + 3 * PAGE)))
     o.do("munmap second region", t.sys.munmap, b, 3 * PAGE)
     o.do("munmap first page", t.sys.munmap, a, PAGE)

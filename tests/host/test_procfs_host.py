@@ -15,7 +15,7 @@ from simkernel.uapi import (
     MAP_PRIVATE, O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_WRONLY, PR_SET_DUMPABLE, PROT_READ,
 )
 from tests.host.scenarios_procfs import (
-    BASE, FIXED, PAGE, Obs, attempt, listing, lstat_view, make_file, maps_view, mf, open_close, read_all, rng,
+    BASE, FIXED, PAGE, Obs, attempt, is_sim, listing, lstat_view, make_file, maps_view, mf, open_close, read_all, rng,
     run_compare, spawn,
 )
 
@@ -199,3 +199,39 @@ def test_proc_mount_bad_options(host: Any, compared: Any, options: str) -> None:
     host.close()
     with open("/proc/self/mountinfo") as f:
         assert not [line for line in f if d in line], f"a mount under {d} survived the cleanup"
+
+
+def kthread_pid(k: Any) -> int:
+    """A kernel thread's pid: kthreadd (2) on the host; on the simulation, which has no kernel threads yet,
+    a task turned into one (PF_KTHREAD, no mm), as kthreadd would be."""
+    if not is_sim(k):
+        return 2
+    from simkernel.kernel.exit import exit_mm
+    from simkernel.kernel.task import PF_KTHREAD
+    t = k.spawn("kthreadd")
+    t.flags |= PF_KTHREAD
+    exit_mm(t)
+    return t.pid
+
+
+def scenario_kthread(k: Any, d: str) -> list[tuple[str, Any]]:
+    """map_files of a kernel thread (reference §10.8): root-owned, empty; names ESRCH; others EACCES."""
+    o = Obs()
+    pid = kthread_pid(k)
+    root = spawn(k, "root")
+    nobody = spawn(k, "nobody", uid=65534)
+    base = f"/proc/{pid}/map_files"
+    o.do("lstat map_files", lambda: lstat_view(root.sys.lstat(base)))
+    o.add("root listdir", attempt(root.sys.listdir, base))
+    o.do("root lookup well-formed", root.sys.lstat, f"{base}/1000-2000")
+    o.do("root lookup malformed", root.sys.lstat, f"{base}/01000-2000")
+    o.add("nobody listdir", attempt(nobody.sys.listdir, base))
+    o.do("root maps", read_all, root, f"/proc/{pid}/maps")
+    o.do("root exe", root.sys.readlink, f"/proc/{pid}/exe")
+    o.do("lstat fd dir", lambda: {**lstat_view(root.sys.lstat(f"/proc/{pid}/fd")), "size": None})
+    return o.items
+
+
+def test_kernel_thread_map_files(host: Any, compared: Any) -> None:
+    """A kernel thread: map_files root-owned and empty, well-formed names ESRCH, non-root EACCES."""
+    run_compare(host, compared, scenario_kthread)

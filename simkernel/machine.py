@@ -135,9 +135,18 @@ class Kernel:
         return spawn(self, comm, uid=uid, gid=gid, groups=tuple(groups), caps=caps, parent=parent,
                      dumpable=dumpable)
 
-    def trace(self, *args: Any, **kwargs: Any) -> Any:
-        """Tracer hook (a later issue builds the call-graph tracer); returns None when off."""
-        return None
+    def trace(self, syscalls_only: bool = False, max_depth: int | None = None, **kwargs: Any) -> Any:
+        """`with k.trace() as tr:` records the kernel call graph of every syscall inside (simkernel/trace.py).
+
+        Nothing is installed outside the block, so tracing costs nothing when off.
+        """
+        from simkernel.trace import Trace
+        return Trace(self, syscalls_only=syscalls_only, max_depth=max_depth, **kwargs)
+
+    def strace(self, task: Task | None = None) -> Any:
+        """`with k.strace() as st:` logs every syscall inside in strace's format (simkernel/strace.py)."""
+        from simkernel.strace import Strace
+        return Strace(self, task=task)
 
     def might_fail(self, what: str) -> bool:
         """Fault-injection hook: True when the caller must take its failure path (off by default)."""

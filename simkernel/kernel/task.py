@@ -149,6 +149,11 @@ class Task:
     def threads(self) -> list[Task]:
         return self.signal.threads
 
+    def _repr_html_(self) -> str:
+        """Jupyter: ids, credentials, capabilities by name, dumpable (simkernel/display.py)."""
+        from simkernel.display import task_html
+        return task_html(self)
+
 
 def same_thread_group(a: Task, b: Task) -> bool:
     """same_thread_group(): do both tasks share a signal_struct? Linux: include/linux/sched/signal.h"""

@@ -1,7 +1,8 @@
 """mremap(2): shrink, grow in place, move (MREMAP_MAYMOVE/MREMAP_FIXED), and MREMAP_DONTUNMAP.
 
 Since v6.17 a pure move (MREMAP_FIXED or MREMAP_DONTUNMAP with old_len == new_len) may span several VMAs;
-the gaps between them are kept at the destination, and a hole at the start of the range is EFAULT.
+the gaps between them are kept at the destination, and a hole at the start of the range is EFAULT, as is a
+multi-VMA move involving a file with its own get_unmapped_area (private /dev/zero).
 Verified on Linux 6.18.44, including for ext4 file mappings.  A never-faulted anonymous VMA takes the page
 offset of its new address, so a moved range merges with compatible neighbours there.
 
@@ -193,6 +194,8 @@ def remap_move(vrm: VmaRemapStruct) -> int:
         vrm.addr = addr
         vrm.new_addr = target_addr + offset
         vrm.old_len = vrm.new_len = length
+        if not _vma_multi_allowed(vma) and (res is not None or vma.vm_end < end):
+            raise KernelError(E.EFAULT, "mremap: this VMA may only be moved on its own")
         check_prep_vma(vrm)
         res_vma = mremap_to(vrm)
         if res is None:
@@ -202,6 +205,22 @@ def remap_move(vrm: VmaRemapStruct) -> int:
     if res is None:
         raise KernelError(E.EFAULT)
     return res
+
+
+def _vma_multi_allowed(vma: VmAreaStruct) -> bool:
+    """vma_multi_allowed(): a file with its own get_unmapped_area (not shmem) might not honour MREMAP_FIXED,
+    so such a VMA (a private /dev/zero mapping, say) can only be moved alone.
+
+    Verified on Linux 6.18.44: a move spanning a private /dev/zero mapping and a hole is EFAULT, while
+    ext4 (no f_op->get_unmapped_area) and shmem mappings move together.
+
+    Linux: mm/mremap.c:vma_multi_allowed()
+    """
+    from simkernel.mm.vma import vma_is_shmem
+    file = vma.vm_file
+    if file is not None and not vma_is_shmem(vma):
+        return getattr(file.f_op, "get_unmapped_area", None) is None
+    return True
 
 
 def vrm_set_new_addr(vrm: VmaRemapStruct) -> None:

@@ -60,7 +60,7 @@ def mmap_base(task_size: int, rlim_stack: int) -> int:
     """
     gap = rlim_stack
     pad = STACK_GUARD_GAP          # + stack_maxrandom_size(), 0 without PF_RANDOMIZE
-    if gap + pad > gap and gap + pad <= RLIM_INFINITY:
+    if gap + pad <= RLIM_INFINITY:  # "Values close to RLIM_INFINITY can overflow."
         gap += pad
     gap_min, gap_max = SIZE_128M, (task_size // 6) * 5
     gap = max(gap_min, min(gap, gap_max))
@@ -83,28 +83,15 @@ def arch_pick_mmap_layout(mm: MmStruct, rlim_stack: int = RLIM_STACK_DEFAULT) ->
 
 
 def security_mmap_addr(current: Task, addr: int) -> None:
-    """security_mmap_addr(): mapping below vm.mmap_min_addr needs CAP_SYS_RAWIO (cap_mmap_addr).
-
-    Uses simkernel.security when it provides the hook, else checks the capability here.
+    """security_mmap_addr(): mapping below vm.mmap_min_addr needs CAP_SYS_RAWIO (commoncap), then any LSM.
 
     Raises:
         KernelError(EPERM): addr < vm.mmap_min_addr without CAP_SYS_RAWIO.
 
-    Linux: security/security.c:security_mmap_addr(), security/commoncap.c:cap_mmap_addr()
+    Linux: security/security.c:security_mmap_addr()
     """
-    try:
-        from simkernel.security import commoncap
-        from simkernel.security.lsm import security_mmap_addr as hook
-    except ImportError:  # pragma: no cover - security/ is part of the package
-        hook = None
-    if hook is not None and hasattr(commoncap, "cap_mmap_addr"):
-        hook(current, addr)
-        return
-    if addr < current.kernel.sysctl["vm.mmap_min_addr"]:
-        from simkernel.kernel.capability import capable
-        from simkernel.uapi.capability import CAP_SYS_RAWIO
-        if not capable(current, CAP_SYS_RAWIO):
-            raise KernelError(E.EPERM, "mmap below vm.mmap_min_addr without CAP_SYS_RAWIO")
+    from simkernel.security.lsm import security_mmap_addr as hook
+    hook(current, addr)
 
 
 def vm_start_gap(vma: VmAreaStruct) -> int:

@@ -284,3 +284,21 @@ def test_vma_remap_struct_types(t: Any) -> None:
     vrm.new_len = 4 * PAGE
     vrm.set_delta()
     assert (vrm.remap_type, vrm.delta) == ("expand", 2 * PAGE)
+
+
+def test_remap_move_private_dev_zero_alone(t: Any) -> None:
+    """A private /dev/zero mapping (its file has get_unmapped_area) moves only on its own: EFAULT otherwise,
+    after the VMAs before it were already moved (as on the host)."""
+    fd = t.sys.open("/dev/zero", O_RDWR)
+    t.sys.mmap(BASE, 3 * PAGE, RW, MAP_PRIVATE | MAP_FIXED, fd, 0)
+    with raises_errno(E.EFAULT):
+        t.sys.mremap(BASE + 2 * PAGE, 2 * PAGE, 2 * PAGE, MOVE, BASE + 0x10000)
+    t.sys.mmap(BASE + 3 * PAGE, PAGE, RW, FIX)
+    with raises_errno(E.EFAULT):
+        t.sys.mremap(BASE + 2 * PAGE, 2 * PAGE, 2 * PAGE, MOVE, BASE + 0x10000)
+    t.sys.mmap(BASE + 0x20000, PAGE, RW, FIX)
+    t.sys.mmap(BASE + 0x21000, PAGE, RW, MAP_PRIVATE | MAP_FIXED, fd, 0)
+    with raises_errno(E.EFAULT):
+        t.sys.mremap(BASE + 0x20000, 2 * PAGE, 2 * PAGE, MOVE, BASE + 0x30000)
+    assert _shape(t, BASE + 0x20000, BASE + 0x40000) == [(1, 2, "rw-p"), (16, 17, "rw-p")]  # first one moved
+    assert t.sys.mremap(BASE + PAGE, 2 * PAGE, 2 * PAGE, MOVE, BASE + 0x10000) == BASE + 0x10000

@@ -177,8 +177,16 @@ def run_host_cell(n: int, m: int, approaches: Iterable[str], base: int, timeout:
     return rows
 
 
+def _div(x: float, y: float) -> float:
+    """x / y, inf when only y is 0 (map_files restore reads no bytes), nan when both are."""
+    if y:
+        return x / y
+    return math.inf if x else math.nan
+
+
 def ratios(costs: Iterable[Cost], base: str = "map_files") -> list[dict[str, Any]]:
-    """Per (machine, phase, N, M) and approach: its syscalls, bytes and seconds over `base`'s."""
+    """Per (machine, phase, N, M) and approach: its syscalls, bytes and seconds over `base`'s (inf where
+    `base` read no bytes)."""
     costs = list(costs)
     ref = {(c.machine, c.phase, c.tasks, c.vmas): c for c in costs if c.approach == base}
     out = []
@@ -187,8 +195,8 @@ def ratios(costs: Iterable[Cost], base: str = "map_files") -> list[dict[str, Any
         if r is None or c.approach == base:
             continue
         out.append({"machine": c.machine, "phase": c.phase, "tasks": c.tasks, "vmas": c.vmas,
-                    "approach": c.approach, "syscalls": c.syscalls / max(r.syscalls, 1),
-                    "bytes": c.bytes_read / max(r.bytes_read, 1), "seconds": c.seconds / max(r.seconds, 1e-9)})
+                    "approach": c.approach, "syscalls": _div(c.syscalls, r.syscalls),
+                    "bytes": _div(c.bytes_read, r.bytes_read), "seconds": _div(c.seconds, r.seconds)})
     return out
 
 

@@ -152,4 +152,51 @@ def test_restore_private_file_mapping_offsets(k, criu):
     (task,) = dump(criu, result.root.pid).tasks
     assert [(v.offset, v.open_flags) for v in task.vmas] == [(0, O_RDONLY), (2 * PAGE, O_RDONLY),
                                                              (3 * PAGE, O_RDWR)]
-    assert MAP_PRIVATE and not any(v.shared for v in task.vmas)
+    assert not any(v.shared for v in task.vmas)
+
+
+def test_deleted_name_of_a_still_linked_file(k, criu):
+    """A mapped name unlinked while another link remains: nlink > 0 but " (deleted)" names nothing, so it is
+    a ghost (restored as a new inode with the same bytes)."""
+    make_file(k, f"{D}/a", b"linked twice", PAGE, 0o644, 1000, 1000)
+    k.init.sys.link(f"{D}/a", f"{D}/b")
+    t = spawn(k, "app", 1000)
+    fd = t.sys.open(f"{D}/a", O_RDONLY)
+    t.sys.mmap(at(0), PAGE, PROT_READ, MAP_PRIVATE | FIXED, fd, 0)
+    k.init.sys.unlink(f"{D}/a")
+    (f,) = dump(criu, t.pid).files
+    assert (f.kind, f.nlink, f.path) == (KIND_DELETED, 1, f"{D}/a (deleted)")
+    assert f.contents.startswith(b"linked twice")
+
+
+def test_restore_memfd_first_mapped_read_only(k, criu):
+    """A memfd whose first VMA maps a read-only reopen is recreated and reopened O_RDONLY (link 0400)."""
+    t = spawn(k, "app", 1000)
+    m = t.sys.memfd_create("ro")
+    t.sys.write(m, b"ro data")
+    ro = t.sys.open(f"/proc/self/fd/{m}", O_RDONLY)
+    t.sys.mmap(at(0), PAGE, PROT_READ, MAP_SHARED | FIXED, ro, 0)
+    t.sys.close(ro)
+    t.sys.close(m)
+    image = dump(criu, t.pid)
+    result = restore(image, criu)
+    assert_same(image, dump(criu, result.root.pid), with_how=True)
+    assert image.tasks[0].vmas[0].open_flags == O_RDONLY
+
+
+def test_restore_check_inodes_refuses_a_replaced_file(k, criu):
+    """check_inodes=True: a file replaced by another of the same size is not the dumped inode."""
+    t = SCENARIOS["file_private"](k, D)
+    image = dump(criu, t.pid)
+    k.init.sys.rename(f"{D}/lib.so", f"{D}/old.so")
+    make_file(k, f"{D}/lib.so", b"other", 8 * PAGE, 0o644, 1000, 1000)
+    with pytest.raises(RestoreError, match="not the file"):
+        restore(image, criu, check_inodes=True)
+    restore(image, criu)                                  # same size: accepted without the inode check
+
+
+def test_sim_parasite_unknown_pid(k):
+    """The simulated parasite has no task to run in for a reaped pid."""
+    from simkernel.cr import sim_parasite
+    with pytest.raises(ProcessLookupError):
+        sim_parasite(k)(4242)

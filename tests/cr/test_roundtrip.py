@@ -160,3 +160,12 @@ def test_image_lookup_name_recorded(k, criu):
     """The image records which lookup strategy made it."""
     t = k.spawn("r")
     assert dump(criu, t.pid, lookup=MapFilesLookup()).lookup == "map_files"
+
+
+def test_compare_shortens_file_contents(k, criu):
+    """A contents difference is reported by length and digest, not as megabytes of repr."""
+    image = _dump(k, criu, SCENARIOS["deleted"](k, D).pid)
+    f = image.files[0]
+    other = attrs.evolve(image, files=[attrs.evolve(f, contents=f.contents[:-1] + b"!"), *image.files[1:]])
+    (diff,) = compare(image, other)
+    assert "8192 bytes" in diff and "sha256" in diff and len(diff) < 300

@@ -307,7 +307,14 @@ def vfs_open(current: Task, path: Path, flags: int) -> File:
     if f.f_mode & FMODE_WRITE and not special:
         mnt_want_write(path)
     if f.f_op.open is not None:
-        f.f_op.open(current, inode, f)
+        f.f_op.open(current, inode, f)   # may replace f_op (chrdev_open)
+    from simkernel.fs.file import FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_LSEEK, FMODE_READ
+    if f.f_mode & FMODE_READ and f.f_op.read is not None:
+        f.f_mode |= FMODE_CAN_READ
+    if f.f_mode & FMODE_WRITE and f.f_op.write is not None:
+        f.f_mode |= FMODE_CAN_WRITE
+    if f.f_op.llseek is None:
+        f.f_mode &= ~FMODE_LSEEK
     return f
 
 

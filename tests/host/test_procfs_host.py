@@ -235,3 +235,60 @@ def scenario_kthread(k: Any, d: str) -> list[tuple[str, Any]]:
 def test_kernel_thread_map_files(host: Any, compared: Any) -> None:
     """A kernel thread: map_files root-owned and empty, well-formed names ESRCH, non-root EACCES."""
     run_compare(host, compared, scenario_kthread)
+
+
+def scenario_seq_files(k: Any, d: str) -> list[tuple[str, Any]]:
+    """seq_file behaviour of /proc/<pid> text files: page-sized reads of whole lines, bytes kept in the
+    buffer across the task's exit and reap, ESRCH once re-rendering is needed, namespaces pinned at open."""
+    o = Obs()
+    p = spawn(k, "parent")
+    t = spawn(k, "target", uid=1000, parent=p)
+    for i in range(150):
+        t.sys.mmap(BASE + 2 * i * PAGE, PAGE, PROT_READ, MAP_PRIVATE | 0x20 | FIXED)
+    r = spawn(k, "root")
+
+    def fd_of(name: str, flags: int = O_RDONLY) -> int:
+        return r.sys.open(f"/proc/{t.pid}/{name}", flags)
+
+    maps = fd_of("maps")
+    sizes, text = [], b""
+    while True:
+        b = r.sys.read(maps, 1 << 20)
+        if not b:
+            break
+        sizes.append(len(b))
+        text += b
+    o.add("maps: every read at most a page of whole lines", all(n <= 4096 for n in sizes) and
+          all(text[:sum(sizes[:i + 1])].endswith(b"\n") for i in range(len(sizes))))
+    o.add("maps: window lines", maps_view(text.decode()))
+    r.sys.lseek(maps, 0, 0)
+    o.add("maps: read(100)", len(r.sys.read(maps, 100)))
+    o.add("maps: pread in the middle of a line", r.sys.pread(maps, 30, 5) == text[5:35])
+    fds = {n: fd_of(n) for n in ("status", "comm", "uid_map", "setgroups")}
+    heads = {n: r.sys.read(fd, 3) for n, fd in fds.items()}
+    o.add("heads", {n: h for n, h in heads.items() if n != "status"})
+    t.sys.exit(0)
+    o.add("zombie: status has no Umask, state Z", (lambda s: ("Umask:" in s, "State:\tZ (zombie)" in s))(
+        read_all(r, f"/proc/{t.pid}/status")))
+    o.add("zombie: comm rest", r.sys.read(fds["comm"], 100))
+    o.add("zombie: maps", read_all(r, f"/proc/{t.pid}/maps"))
+    p.sys.waitpid(t.pid, 0)
+    o.add("reaped: status rest is the old buffer", len(r.sys.read(fds["status"], 50)))
+    for n, fd in fds.items():
+        o.do(f"reaped: {n} lseek 0", r.sys.lseek, fd, 0, 0)
+        o.do(f"reaped: {n} read", r.sys.read, fd, 100)
+        o.do(f"reaped: {n} lseek 5", r.sys.lseek, fd, 5, 0)
+        o.do(f"reaped: {n} position", r.sys.lseek, fd, 0, 1)
+    o.do("reaped: maps lseek 0 + read", lambda: (r.sys.lseek(maps, 0, 0), r.sys.read(maps, 10)))
+    o.do("text file SEEK_END", r.sys.lseek, maps, 0, 2)
+    u = spawn(k, "user", uid=1000)
+    o.do("setgroups O_WRONLY without CAP_SYS_ADMIN", u.sys.open, f"/proc/{u.pid}/setgroups", O_WRONLY)
+    o.add("setgroups O_RDONLY", read_all(u, f"/proc/{u.pid}/setgroups"))
+    o.do("uid_map write in the initial namespace", lambda: r.sys.write(
+        r.sys.open(f"/proc/{r.pid}/uid_map", O_WRONLY), b"0 0 1"))
+    return o.items
+
+
+def test_seq_files(host: Any, compared: Any) -> None:
+    """seq_file reads: page-limited maps, buffered bytes across exit/reap, ESRCH on re-render, pinned ns."""
+    run_compare(host, compared, scenario_seq_files)

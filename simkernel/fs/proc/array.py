@@ -28,7 +28,6 @@ def proc_pid_status(current: Task, task: Task, file: File) -> str:
     from simkernel.kernel.user_namespace import from_kgid_munged, from_kuid_munged
     ns = file.f_cred.user_ns if file.f_cred is not None else current.cred.user_ns
     c = task.real_cred
-    umask = task.fs.umask if task.fs is not None else 0
     ppid = task.real_parent.tgid if task.real_parent is not None and task.pid != 1 else 0
     u = "\t".join(str(from_kuid_munged(ns, x)) for x in (c.uid, c.euid, c.suid, c.fsuid))
     g = "\t".join(str(from_kgid_munged(ns, x)) for x in (c.gid, c.egid, c.sgid, c.fsgid))
@@ -36,9 +35,10 @@ def proc_pid_status(current: Task, task: Task, file: File) -> str:
     # have been added in the first place")
     groups = " ".join(str(from_kgid_munged(ns, x)) for x in c.groups) + " "
     fdsize = 64 if task.files is not None else 0
-    lines = [
-        f"Name:\t{task.comm}",
-        f"Umask:\t{umask:04o}",
+    lines = [f"Name:\t{task.comm}"]
+    if task.fs is not None:   # get_task_umask() is -1 once the fs_struct is gone (zombies): no line
+        lines.append(f"Umask:\t{task.fs.umask:04o}")
+    lines += [
         f"State:\t{task_state_char(current, task)}",
         f"Tgid:\t{task.tgid}",
         "Ngid:\t0",

@@ -19,7 +19,8 @@ from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCESS, HIDEPID_NOT_PTRACEABLE, LNK,
                                         PID_DENTRY_OPERATIONS, PROC_I, REG, PidEntry, ProcFsInfo,
                                         generic_file_llseek, get_proc_task, instantiate_into, proc_fill_cache,
-                                        proc_pid_make_inode, proc_setattr, seq_lseek, task_dump_owner)
+                                        proc_pid_make_inode, proc_setattr, task_dump_owner)
+from simkernel.fs.proc.seq import Cursor, SeqFile, seq_lseek, seq_read
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
@@ -211,29 +212,40 @@ def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
 
 
 
-def _seq_read(show: Callable[[Task, Task], str]) -> Callable[..., bytes]:
-    """seq_read() over a show function rendering the whole file; each read renders again."""
-    def read(current: Task, file: File, count: int, pos: int) -> bytes:
-        task = get_proc_task(file.f_inode)
+def proc_single_cursor(show: Callable[..., str]) -> Cursor:
+    """proc_single_show() as a one-record seq_file: the task is looked up at each rendering.
+
+    Raises (from a read):
+        KernelError(ESRCH): the task was reaped (bytes already in the buffer are still returned first).
+
+    Linux: fs/proc/base.c:proc_single_show(), proc_single_open()
+    """
+    def cursor(current: Task, m: SeqFile, index: int) -> tuple[bytes, int] | None:
+        if index != 0:
+            return None
+        task = get_proc_task(m.file.f_inode)
         if task is None:
-            return b""
-        return show(current, task, file).encode("utf-8", "surrogateescape")[pos:pos + count]
-    return read
+            raise KernelError(E.ESRCH, "the process is gone")
+        return show(current, task, m.file).encode("utf-8", "surrogateescape"), 1
+    return cursor
 
 
-def _single_open(check: Callable[..., None] | None) -> Callable[..., None]:
+def _seq_open(check: Callable[..., Any] | None, cursor: Callable[[Callable[..., str]], Cursor],
+              show: Callable[..., str]) -> Callable[..., None]:
+    """->open of a procfs text file: the task must exist (ESRCH); `check` may refuse or pin something
+    (mm_access for maps, the user namespace for uid_map) that the records are rendered from."""
     def open_(current: Task, inode: Inode, file: File) -> None:
         task = get_proc_task(inode)
         if task is None:
             raise KernelError(E.ESRCH)
-        if check is not None:
-            file.private_data = check(current, task)
+        private = check(current, task, file) if check is not None else None
+        file.private_data = SeqFile(cursor=cursor(show), private=private, file=file)
     return open_
 
 
 def _reg(name: str, mode: int, show: Callable[..., str], open_check: Callable[..., Any] | None = None,
-         write: Callable[..., int] | None = None) -> PidEntry:
-    fop = FileOperations(open=_single_open(open_check), read=_seq_read(show), llseek=seq_lseek, write=write)
+         write: Callable[..., int] | None = None, cursor: Callable[..., Cursor] = proc_single_cursor) -> PidEntry:
+    fop = FileOperations(open=_seq_open(open_check, cursor, show), read=seq_read, llseek=seq_lseek, write=write)
     return REG(name, mode, fop, show)
 
 
@@ -254,8 +266,9 @@ def _comm_write(current: Task, file: File, data: bytes, pos: int) -> int:
 
 
 def _maps_entry() -> PidEntry:
-    from simkernel.fs.proc.task_mmu import proc_maps_open_check, show_maps
-    return _reg("maps", S.S_IRUGO, show_maps, proc_maps_open_check)
+    from simkernel.fs.proc.task_mmu import maps_cursor, proc_maps_open_check, show_maps
+    return _reg("maps", S.S_IRUGO, show_maps, lambda current, task, file: proc_maps_open_check(current, task),
+                cursor=lambda show: maps_cursor)
 
 
 def _status_entry() -> PidEntry:
@@ -263,12 +276,35 @@ def _status_entry() -> PidEntry:
     return _reg("status", S.S_IRUGO, proc_pid_status)
 
 
+def _pinned_ns(ns: Any) -> Any:
+    """A stand-in "task" whose cred names `ns`: the user_namespace helpers take a task, the files pin the
+    namespace at open (seq_file->private), so reads and writes keep working after the task is gone."""
+    from types import SimpleNamespace
+    return SimpleNamespace(real_cred=SimpleNamespace(user_ns=ns))
+
+
+def _ns_cursor(render: Callable[[Task, Any], str]) -> Callable[..., Cursor]:
+    def make(show: Callable[..., str]) -> Cursor:
+        def cursor(current: Task, m: SeqFile, index: int) -> tuple[bytes, int] | None:
+            if index != 0:
+                return None
+            return render(current, _pinned_ns(m.private)).encode(), 1
+        return cursor
+    return make
+
+
+def _pin_user_ns(current: Task, task: Task, file: File) -> Any:
+    return task.real_cred.user_ns
+
+
 def _id_map_entry(which: str) -> PidEntry:
-    """uid_map / gid_map: S_IRUGO|S_IWUSR; reads show the map, one write installs it.
+    """uid_map / gid_map: S_IRUGO|S_IWUSR; reads show the map, one write (at offset 0) installs it.
 
-    Simplification: the namespace is looked up at write time (the kernel pins it at open, proc_id_map_open).
+    The namespace is the target's at open time (proc_id_map_open pins it), so the file keeps working after
+    the task is gone.
 
-    Linux: fs/proc/base.c (REG("uid_map", ...)), kernel/user_namespace.c:proc_uid_map_write(), uid_m_show()
+    Linux: fs/proc/base.c (REG("uid_map", ...)), kernel/user_namespace.c:proc_id_map_open(),
+    proc_uid_map_write(), uid_m_show()
     """
     from simkernel.kernel.user_namespace import map_write, proc_id_map_show
 
@@ -276,32 +312,40 @@ def _id_map_entry(which: str) -> PidEntry:
         return proc_id_map_show(current, task, which)
 
     def write(current: Task, file: File, data: bytes, pos: int) -> int:
-        task = get_proc_task(file.f_inode)
-        if task is None:
-            raise KernelError(E.ESRCH)
         if pos != 0:
             raise KernelError(E.EINVAL)
-        return map_write(current, task, which, data, f_cred=file.f_cred)
+        return map_write(current, _pinned_ns(file.private_data.private), which, data, f_cred=file.f_cred)
 
-    return _reg(f"{which}_map", S.S_IRUGO | S.S_IWUSR, show, write=write)
+    return _reg(f"{which}_map", S.S_IRUGO | S.S_IWUSR, show, _pin_user_ns, write=write,
+                cursor=_ns_cursor(lambda current, t: proc_id_map_show(current, t, which)))
 
 
 def _setgroups_entry() -> PidEntry:
-    """setgroups: "allow" / "deny". Linux: kernel/user_namespace.c:proc_setgroups_show(), proc_setgroups_write()"""
+    """setgroups: "allow" / "deny"; opening for write needs CAP_SYS_ADMIN over the namespace (EACCES).
+
+    Linux: kernel/user_namespace.c:proc_setgroups_open(), proc_setgroups_show(), proc_setgroups_write()
+    """
+    from simkernel.fs.file import FMODE_WRITE
+    from simkernel.kernel.capability import ns_capable
     from simkernel.kernel.user_namespace import proc_setgroups_show, proc_setgroups_write
+    from simkernel.uapi.capability import CAP_SYS_ADMIN
+
+    def open_check(current: Task, task: Task, file: File) -> Any:
+        ns = task.real_cred.user_ns
+        if file.f_mode & FMODE_WRITE and not ns_capable(current, ns, CAP_SYS_ADMIN):
+            raise KernelError(E.EACCES, "setgroups: opening for write needs CAP_SYS_ADMIN over the namespace")
+        return ns
 
     def show(current: Task, task: Task, file: File) -> str:
         return proc_setgroups_show(task)
 
     def write(current: Task, file: File, data: bytes, pos: int) -> int:
-        task = get_proc_task(file.f_inode)
-        if task is None:
-            raise KernelError(E.ESRCH)
         if pos != 0:
             raise KernelError(E.EINVAL)
-        return proc_setgroups_write(current, task, data)
+        return proc_setgroups_write(current, _pinned_ns(file.private_data.private), data)
 
-    return _reg("setgroups", S.S_IRUGO | S.S_IWUSR, show, write=write)
+    return _reg("setgroups", S.S_IRUGO | S.S_IWUSR, show, open_check, write=write,
+                cursor=_ns_cursor(lambda current, t: proc_setgroups_show(t)))
 
 
 def _dir_fd() -> PidEntry:

@@ -85,7 +85,7 @@ def proc_fd_link(current: Task, dentry: Dentry, task: Task) -> Path:
     files = task.files
     f = files.fget(fd) if files is not None else None
     if f is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"fd/{fd}: the descriptor is closed")
     return f.f_path
 
 
@@ -122,13 +122,13 @@ def proc_lookupfd(current: Task, dir: Inode, dentry: Dentry, flags: int) -> Dent
     """proc_lookupfd_common(): ENOENT for a gone task, a bad number or a closed fd. Linux: fs/proc/fd.c"""
     task = get_proc_task(dir)
     if task is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "fd/: the process is gone")
     fd = name_to_int(dentry.d_name)
     if fd < 0 or task.files is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"fd/: {dentry.d_name!r} is not an open descriptor number")
     f = task.files.fget(fd)
     if f is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"fd/: descriptor {fd} is not open")
     return proc_fd_instantiate(dentry, task, fd, f.f_mode)
 
 
@@ -136,7 +136,7 @@ def proc_readfd(current: Task, file: File, ctx: Any) -> None:
     """proc_readfd_common(): dots, then the open fds in increasing order. Linux: fs/proc/fd.c"""
     task = get_proc_task(file.f_inode)
     if task is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "readdir of fd/: the process is gone")
     if not dir_emit_dots(file, ctx):
         return
     files = task.files
@@ -155,7 +155,7 @@ def proc_readfd(current: Task, file: File, ctx: Any) -> None:
 
 
 def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
-    raise KernelError(E.EISDIR)
+    raise KernelError(E.EISDIR, "read(2) of a /proc directory")
 
 
 def proc_readfd_count(inode: Inode) -> int:
@@ -168,7 +168,7 @@ def proc_readfd_count(inode: Inode) -> int:
     """
     task = get_proc_task(inode)
     if task is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "fd/: the process is gone")
     files = task.files
     return len(files.fdt) if files is not None else 0
 

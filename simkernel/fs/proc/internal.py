@@ -26,7 +26,7 @@ __all__ = ["ProcInodeInfo", "ProcFsInfo", "PidEntry", "DIR", "REG", "LNK", "PROC
            "get_proc_task", "proc_pid_make_inode", "task_dump_owner", "pid_update_inode", "pid_revalidate",
            "pid_delete_dentry", "PID_DENTRY_OPERATIONS", "proc_fill_cache", "proc_setattr", "HIDEPID_OFF",
            "HIDEPID_NO_ACCESS", "HIDEPID_INVISIBLE", "HIDEPID_NOT_PTRACEABLE", "PROC_BLOCK_BITS", "MAX_NON_LFS",
-           "generic_file_llseek", "seq_lseek"]
+           "generic_file_llseek"]
 
 HIDEPID_OFF = 0
 HIDEPID_NO_ACCESS = 1
@@ -238,21 +238,3 @@ def generic_file_llseek(current: Task, file: Any, offset: int, whence: int) -> i
         raise KernelError(E.EINVAL)
     file.f_pos = new
     return new
-
-
-def seq_lseek(current: Task, file: Any, offset: int, whence: int) -> int:
-    """seq_lseek(): SEEK_SET and SEEK_CUR only, never negative (seq_file text files: maps, status, ...).
-
-    Raises:
-        KernelError(EINVAL): another whence, or a negative result.
-
-    Linux: fs/seq_file.c:seq_lseek()
-    """
-    if whence == SEEK_CUR:
-        offset += file.f_pos
-    elif whence != SEEK_SET:
-        raise KernelError(E.EINVAL)
-    if offset < 0:
-        raise KernelError(E.EINVAL)
-    file.f_pos = offset
-    return offset

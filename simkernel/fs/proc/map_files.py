@@ -159,7 +159,7 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
     try:
         addr = dname_to_vma_addr(dentry.d_name)
         if addr is None:  # unreachable: the name was checked at lookup
-            raise KernelError(E.EINVAL)
+            raise KernelError(E.EINVAL, "map_files: the name does not parse (it did at lookup)")
         mm.mmap_lock.down_read_killable(current)
         try:
             vma = find_exact_vma(mm, addr[0], addr[1])
@@ -312,7 +312,7 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
 
 def _generic_read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
     """generic_read_dir(): read(2) on a directory. Linux: fs/libfs.c"""
-    raise KernelError(E.EISDIR)
+    raise KernelError(E.EISDIR, "read(2) of a directory")
 
 
 def _proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:

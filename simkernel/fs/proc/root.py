@@ -59,10 +59,10 @@ def proc_parse_options(current: Task, data: str, info: ProcFsInfo) -> None:
                 raise KernelError(E.EINVAL, f"proc: unknown hidepid value {value!r}")
         elif key == "gid":
             if not value.isdigit():
-                raise KernelError(E.EINVAL)
+                raise KernelError(E.EINVAL, f"proc: gid={value!r} is not a number")
             kgid = make_kgid(current.cred.user_ns, int(value))
             if kgid == INVALID_UID:
-                raise KernelError(E.EINVAL)
+                raise KernelError(E.EINVAL, f"proc: gid {value} has no mapping in the caller's user namespace")
             info.pid_gid = kgid
         elif key == "subset":
             if value != "pid":
@@ -77,7 +77,7 @@ def _self_get_link(current: Task, dentry: Any, inode: Inode, nd: Any) -> str:
     ns = inode.i_sb.s_fs_info.pid_ns
     tgid = current.group_leader.thread_pid.nr_ns(ns)
     if not tgid:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "/proc/self: the caller has no pid in this proc mount's pid namespace")
     return str(tgid)
 
 
@@ -87,7 +87,7 @@ def _thread_self_get_link(current: Task, dentry: Any, inode: Inode, nd: Any) -> 
     tgid = current.group_leader.thread_pid.nr_ns(ns)
     pid = current.thread_pid.nr_ns(ns)
     if not pid:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "/proc/thread-self: the caller has no pid in this proc mount's pid namespace")
     return f"{tgid}/task/{pid}"
 
 
@@ -116,7 +116,7 @@ def proc_root_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int) -> D
         return _special_link(dentry, _SELF_IOP)
     if dentry.d_name == "thread-self":
         return _special_link(dentry, _THREAD_SELF_IOP)
-    raise KernelError(E.ENOENT)
+    raise KernelError(E.ENOENT, f"/proc has no entry named {dentry.d_name!r}")
 
 
 def proc_root_readdir(current: Task, file: File, ctx: Any) -> None:
@@ -165,7 +165,7 @@ def proc_root_readdir(current: Task, file: File, ctx: Any) -> None:
 
 
 def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
-    raise KernelError(E.EISDIR)
+    raise KernelError(E.EISDIR, "read(2) of a /proc directory")
 
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from simkernel.kernel.task import Task
     from simkernel.mm.mm_types import MmStruct, VmAreaStruct
 
-__all__ = ["show_map_vma", "show_maps", "render_maps", "proc_maps_open_check"]
+__all__ = ["show_map_vma", "show_maps", "render_maps", "proc_maps_open_check", "maps_cursor"]
 
 _PAD = 25 + 8 * 6 - 1   # seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)
 
@@ -82,8 +82,34 @@ def proc_maps_open_check(current: Task, task: Task) -> Any:
 
 
 def show_maps(current: Task, task: Task, file: File) -> str:
-    """seq_file show over the mm taken at open (empty if the task had none or has exited since)."""
-    mm = file.private_data
+    """The whole text over the mm taken at open (empty if the task had none or has exited since)."""
+    mm = getattr(file.private_data, "private", None)
     if mm is None or mm.mm_users == 0:
         return ""
     return render_maps(mm, current.fs.root)
+
+
+def maps_cursor(current: Task, m: Any, index: int) -> tuple[bytes, int] | None:
+    """m_start()/m_next()/show_map(): the record after address `index` is the first VMA ending above it,
+    and the next position is that VMA's vm_end (so VMAs that change between reads do not repeat).
+
+    Simplification: the x86-64 gate area ([vsyscall]), which the kernel shows after the last VMA, is not
+    modelled.
+
+    Raises:
+        KernelError(ESRCH): the task was reaped (m_start()).
+
+    Linux: fs/proc/task_mmu.c:m_start(), m_next(), proc_get_vma(), show_map()
+    """
+    from simkernel.errors import KernelError
+    from simkernel.fs.proc.internal import get_proc_task
+    from simkernel.uapi import errno as E
+    if get_proc_task(m.file.f_inode) is None:
+        raise KernelError(E.ESRCH)
+    mm = m.private
+    if mm is None or mm.mm_users == 0:    # !mmget_not_zero(): the task has exited
+        return None
+    for vma in mm:
+        if vma.vm_end > index:
+            return show_map_vma(vma, current.fs.root).encode("utf-8", "surrogateescape"), vma.vm_end
+    return None

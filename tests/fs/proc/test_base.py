@@ -263,12 +263,21 @@ def test_comm_write_after_reap_is_esrch() -> None:
         s.t.sys.write(fd, b"x")
 
 
-def test_text_file_of_reaped_task_reads_empty() -> None:
-    """A seq file whose task went away reads as empty."""
+def test_text_file_of_reaped_task_is_esrch_after_buffer() -> None:
+    """A text file whose task went away: what the buffer still holds is returned, then ESRCH."""
     s = setup()
     fd = s.root.sys.open(f"/proc/{s.t.pid}/status", O_RDONLY)
+    head = s.root.sys.read(fd, 10)
     PROC_I(s.root.files.fget(fd).f_inode).pid.task = None
-    assert s.root.sys.read(fd, 100) == b""
+    rest = s.root.sys.read(fd, 1 << 16)
+    assert (head + rest).startswith(b"Name:\ttarget\nUmask:")
+    assert s.root.sys.read(fd, 100) == b""          # past the one record: EOF, no rendering
+    assert s.root.sys.lseek(fd, 0, 0) == 0
+    with raises_errno(ESRCH):
+        s.root.sys.read(fd, 100)
+    with raises_errno(ESRCH):
+        s.root.sys.lseek(fd, 5, 0)
+    assert s.root.sys.lseek(fd, 0, 1) == 0
 
 
 def test_open_text_file_of_reaped_task_is_esrch() -> None:
@@ -354,19 +363,29 @@ def test_id_map_write_at_offset_is_einval() -> None:
         u.sys.write(fd2, b"deny")
 
 
-def test_id_map_write_of_reaped_task_is_esrch() -> None:
-    """Writing uid_map/setgroups through an fd whose task was released: ESRCH."""
+def test_id_map_files_pin_the_namespace_at_open() -> None:
+    """uid_map/setgroups pin the user namespace at open: they still work once the task is gone."""
     k = kernel()
     u = k.spawn("u", uid=1000, gid=1000)
     u.sys.unshare(CLONE_NEWUSER)
-    fd = u.sys.open(f"/proc/{u.pid}/uid_map", O_WRONLY)
-    fd2 = u.sys.open(f"/proc/{u.pid}/setgroups", O_WRONLY)
+    fd = u.sys.open(f"/proc/{u.pid}/uid_map", O_RDWR)
+    fd2 = u.sys.open(f"/proc/{u.pid}/setgroups", O_RDWR)
     PROC_I(u.files.fget(fd).f_inode).pid.task = None
     PROC_I(u.files.fget(fd2).f_inode).pid.task = None
-    with raises_errno(ESRCH):
-        u.sys.write(fd, b"0 1000 1")
-    with raises_errno(ESRCH):
-        u.sys.write(fd2, b"deny")
+    assert u.sys.write(fd2, b"deny") == 4
+    assert u.sys.write(fd, b"0 1000 1") == 8
+    assert u.sys.pread(fd, 100, 0) == b"         0       1000          1\n"
+    assert u.sys.pread(fd2, 100, 0) == b"deny\n"
+
+
+def test_setgroups_open_for_write_needs_cap_sys_admin() -> None:
+    """Opening setgroups for writing without CAP_SYS_ADMIN over the namespace: EACCES at open."""
+    k = kernel()
+    u = k.spawn("u", uid=1000, gid=1000)
+    with raises_errno(EACCES):
+        u.sys.open(f"/proc/{u.pid}/setgroups", O_WRONLY)
+    fd = u.sys.open(f"/proc/{u.pid}/setgroups", O_RDONLY)
+    assert u.sys.read(fd, 100) == b"allow\n"
 
 
 # -- task directory --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from simkernel.fs.proc.internal import (
     DIR, LNK, MAX_NON_LFS, PROC_I, REG, generic_file_llseek, get_proc_task, pid_delete_dentry, pid_revalidate,
-    proc_pid, proc_setattr, seq_lseek, task_dump_owner,
+    proc_pid, proc_setattr, task_dump_owner,
 )
 from simkernel.kernel.task import PF_KTHREAD
 from simkernel.kernel.user_namespace import UidGidExtent, UserNamespace
@@ -118,13 +118,3 @@ def test_generic_file_llseek_data_hole() -> None:
         generic_file_llseek(None, _F(0), 0, 4)
     assert generic_file_llseek(None, _F(10), 3, 3) == 3
     assert generic_file_llseek(None, _F(10), 3, 4) == 10
-
-
-def test_seq_lseek_rules() -> None:
-    """seq_lseek(): SET and CUR only, never negative."""
-    f = _F()
-    assert seq_lseek(None, f, 4, 0) == 4
-    assert seq_lseek(None, f, 4, 1) == 8
-    for off, wh in ((0, 2), (-9, 1), (-1, 0)):
-        with kraises(EINVAL):
-            seq_lseek(None, f, off, wh)

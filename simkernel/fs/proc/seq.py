@@ -1,0 +1,181 @@
+"""seq_file, the part procfs text files use: a page-sized buffer filled with whole records.
+
+Carved from fs/seq_file.c for procfs.  A file's records come from a *cursor* `cursor(current, m, index) ->
+(text, next_index) | None`: the record at position `index` (an opaque number: 0, 1 for single_open files; the
+end address of the last VMA shown for maps) and the position of the one after it.  read(2) behaves like
+seq_read_iter():
+
+* bytes left in the buffer from the previous read are returned first (even if the task has gone since);
+* then records are rendered into a buffer of m.size bytes (one page, doubled when a single record does not
+  fit) while they fit and the caller still wants more -- so one read of a big maps text returns at most a
+  page of whole lines;
+* a read at another position than where the last one ended (lseek, pread) re-renders from the start up to
+  that offset (traverse());
+* an error from the cursor is returned only if nothing was copied in that call.
+
+Linux: fs/seq_file.c:seq_read_iter(), traverse(), seq_lseek()
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from attrs import define, field
+
+from simkernel.errors import KernelError
+from simkernel.uapi import errno as E
+
+if TYPE_CHECKING:
+    from simkernel.fs.file import File
+    from simkernel.kernel.task import Task
+
+__all__ = ["SeqFile", "Cursor", "seq_read", "seq_lseek", "traverse", "single_cursor", "SEQ_PAGE_SIZE"]
+
+SEQ_PAGE_SIZE = 4096
+SEEK_SET, SEEK_CUR = 0, 1
+
+Cursor = Callable[["Task", "SeqFile", int], "tuple[bytes, int] | None"]
+
+
+@define(eq=False)
+class SeqFile:
+    """struct seq_file: the buffer, the position of the next record (index) and of the next byte."""
+
+    cursor: Cursor = field(repr=False)
+    private: Any = field(default=None, repr=False)
+    file: Any = field(default=None, repr=False)
+    buf: bytes = b""
+    size: int = SEQ_PAGE_SIZE
+    count: int = 0       # bytes of buf not yet returned, starting at from_
+    from_: int = 0
+    index: int = 0
+    read_pos: int = 0
+
+
+def single_cursor(render: Callable[[Task], str]) -> Cursor:
+    """single_open(): the whole text is one record at index 0. Linux: fs/seq_file.c:single_open()"""
+    def cursor(current: Task, m: SeqFile, index: int) -> tuple[bytes, int] | None:
+        if index != 0:
+            return None
+        return render(current).encode("utf-8", "surrogateescape"), 1
+    return cursor
+
+
+def traverse(current: Task, m: SeqFile, offset: int) -> None:
+    """traverse(): re-render records from the start until `offset`; the rest of that record stays pending.
+
+    Linux: fs/seq_file.c:traverse()
+    """
+    m.index = 0
+    m.count = m.from_ = 0
+    if not offset:
+        return
+    pos = 0
+    while True:
+        rec = m.cursor(current, m, m.index)
+        if rec is None:
+            return
+        data, nxt = rec
+        while len(data) > m.size:   # Eoverflow: a bigger buffer, then -EAGAIN and again
+            m.size <<= 1
+        m.index = nxt
+        if pos + len(data) > offset:
+            m.buf = data
+            m.from_ = offset - pos
+            m.count = len(data) - m.from_
+            return
+        pos += len(data)
+        if pos == offset:
+            return
+
+
+def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
+    """seq_read_iter() for a read of `count` bytes at `pos`.
+
+    Raises:
+        the cursor's KernelError (ESRCH once the task is reaped, ...) when nothing could be copied.
+
+    Linux: fs/seq_file.c:seq_read_iter()
+    """
+    m: SeqFile = file.private_data
+    if count <= 0:
+        return b""
+    if pos != m.read_pos:
+        try:
+            traverse(current, m, pos)
+        except KernelError:   # "with prejudice": start over, and report the error
+            m.read_pos = m.index = m.count = 0
+            raise
+        m.read_pos = pos
+    out = bytearray()
+    if m.count:   # flush what the last read left in the buffer
+        n = min(m.count, count)
+        out += m.buf[m.from_:m.from_ + n]
+        m.count -= n
+        m.from_ += n
+        if m.count:
+            m.read_pos += len(out)
+            return bytes(out)
+    m.from_ = 0
+    err: KernelError | None = None
+    try:
+        while True:   # get a non-empty record in the buffer
+            rec = m.cursor(current, m, m.index)
+            if rec is None:
+                m.count = 0
+                break
+            data, nxt = rec
+            if not data:
+                m.index = nxt
+                continue
+            while len(data) > m.size:
+                m.size <<= 1
+            buf = bytearray(data)
+            m.index = nxt
+            while len(buf) < count - len(out):   # Fill: more whole records while they fit
+                rec = m.cursor(current, m, m.index)
+                if rec is None:
+                    break
+                data, nxt = rec
+                if len(buf) + len(data) > m.size:
+                    break
+                buf += data
+                m.index = nxt
+            n = min(len(buf), count - len(out))
+            out += buf[:n]
+            m.buf, m.from_, m.count = bytes(buf), n, len(buf) - n
+            break
+    except KernelError as exc:
+        m.count = 0
+        err = exc
+    if not out and err is not None:
+        raise err
+    m.read_pos += len(out)
+    return bytes(out)
+
+
+def seq_lseek(current: Task, file: File, offset: int, whence: int) -> int:
+    """seq_lseek(): SEEK_SET and SEEK_CUR only, never negative; a new position re-renders up to it.
+
+    Raises:
+        KernelError(EINVAL): another whence, or a negative result.
+        the cursor's error while re-rendering (the position is then reset to 0).
+
+    Linux: fs/seq_file.c:seq_lseek()
+    """
+    m = file.private_data
+    if whence == SEEK_CUR:
+        offset += file.f_pos
+    elif whence != SEEK_SET:
+        raise KernelError(E.EINVAL)
+    if offset < 0:
+        raise KernelError(E.EINVAL)
+    if isinstance(m, SeqFile) and offset != m.read_pos:
+        try:
+            traverse(current, m, offset)
+        except KernelError:   # the position is reset and the error returned
+            file.f_pos = m.read_pos = m.index = m.count = 0
+            raise
+        m.read_pos = offset
+    file.f_pos = offset
+    return offset

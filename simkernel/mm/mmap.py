@@ -26,11 +26,12 @@ from simkernel.mm.mm_types import (PAGE_ALIGN, PAGE_SHIFT, VM_ACCOUNT, VM_DONTCO
                                    VM_WIPEONFORK, VM_WRITE, AnonVma, MmStruct, VmAreaStruct)
 from simkernel.mm.unmapped_area import (MAP_32BIT, MAP_ABOVE4G, RLIM_STACK_DEFAULT, arch_pick_mmap_layout,
                                         get_unmapped_area, mmap_min_addr)
-from simkernel.mm.vma import (VmaMergeStruct, do_vmi_munmap, find_vma, find_vma_intersection,
-                              vm_area_alloc, vm_area_dup, vm_stat_account, vma_iter_remove, vma_link,
-                              vma_merge_existing_range, vma_merge_new_range, vma_prev, vma_set_anonymous,
-                              vms_abort_munmap_vmas, vms_clean_up_area, vms_complete_munmap_vmas,
-                              vms_gather_munmap_vmas, remove_vma, vma_is_shared_maywrite)
+from simkernel.mm.vma import (find_vma, find_vma_intersection, remove_vma, vm_area_alloc, vm_area_dup,
+                              vm_stat_account, vma_is_shared_maywrite, vma_iter_remove, vma_link, vma_prev,
+                              vma_set_anonymous)
+from simkernel.mm.vma_merge import VmaMergeStruct, vma_merge_existing_range, vma_merge_new_range
+from simkernel.mm.vma_munmap import (do_vmi_munmap, vms_abort_munmap_vmas, vms_clean_up_area,
+                                     vms_complete_munmap_vmas, vms_gather_munmap_vmas)
 from simkernel.uapi import errno as E
 from simkernel.uapi.mman import (MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_FIXED_NOREPLACE,
                                  MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,

@@ -17,7 +17,8 @@ from simkernel.mm.mm_types import (PAGE_ALIGN, VM_ACCESS_FLAGS, VM_ACCOUNT, VM_G
                                    VM_HUGETLB, VM_NORESERVE, VM_SHARED, VM_WRITE, VmAreaStruct,
                                    offset_in_page)
 from simkernel.mm.mmap import ULONG_MAX, calc_vm_prot_bits
-from simkernel.mm.vma import find_vma, vm_stat_account, vma_is_anonymous, vma_modify_flags, vma_prev
+from simkernel.mm.vma import find_vma, vm_stat_account, vma_is_anonymous, vma_prev
+from simkernel.mm.vma_merge import vma_modify_flags
 from simkernel.uapi import errno as E
 from simkernel.uapi.mman import PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE
 

@@ -22,8 +22,10 @@ from simkernel.mm.mm_types import (PAGE_ALIGN, PAGE_SHIFT, TASK_SIZE, VM_ACCOUNT
                                    offset_in_page)
 from simkernel.mm.mmap import ULONG_MAX
 from simkernel.mm.unmapped_area import get_unmapped_area
-from simkernel.mm.vma import (copy_vma, do_vmi_munmap, find_vma, find_vma_intersection, max_map_count,
-                              vm_stat_account, vma_lookup, vma_merge_extend)
+from simkernel.mm.vma import (find_vma, find_vma_intersection, max_map_count, vm_stat_account, vma_is_shmem,
+                              vma_lookup)
+from simkernel.mm.vma_merge import copy_vma, vma_merge_extend
+from simkernel.mm.vma_munmap import do_vmi_munmap
 from simkernel.uapi import errno as E
 from simkernel.uapi.mman import MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE
 
@@ -216,7 +218,6 @@ def _vma_multi_allowed(vma: VmAreaStruct) -> bool:
 
     Linux: mm/mremap.c:vma_multi_allowed()
     """
-    from simkernel.mm.vma import vma_is_shmem
     file = vma.vm_file
     if file is not None and not vma_is_shmem(vma):
         return getattr(file.f_op, "get_unmapped_area", None) is None

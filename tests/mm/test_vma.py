@@ -8,6 +8,8 @@ import pytest
 
 from simkernel.errors import KernelError
 from simkernel.mm import vma as V
+from simkernel.mm import vma_merge as VM
+from simkernel.mm import vma_munmap as VU
 from simkernel.mm.mm_types import (VM_ACCOUNT, VM_IO, VM_MAYREAD, VM_READ, VM_SOFTDIRTY, VM_WRITE, AnonVma,
                                    VmAreaStruct, VmOperationsStruct, vma_pages)
 from simkernel.uapi import errno as E
@@ -110,8 +112,8 @@ def test_split_vma_may_split_refuses(k: Any) -> None:
         V.split_vma(vma, BASE + PAGE, False)
 
 
-def _vmg(mm: Any, prev: Any, nxt: Any, start: int, end: int, flags: int = FL, **kw: Any) -> V.VmaMergeStruct:
-    return V.VmaMergeStruct(mm=mm, prev=prev, next=nxt, vma=None, start=BASE + start * PAGE,
+def _vmg(mm: Any, prev: Any, nxt: Any, start: int, end: int, flags: int = FL, **kw: Any) -> VM.VmaMergeStruct:
+    return VM.VmaMergeStruct(mm=mm, prev=prev, next=nxt, vma=None, start=BASE + start * PAGE,
                             end=BASE + end * PAGE, pgoff=(BASE >> 12) + start, flags=flags, **kw)
 
 
@@ -119,7 +121,7 @@ def test_vma_merge_new_range_both_sides(k: Any) -> None:
     """A new range between two compatible VMAs expands prev over it and swallows next."""
     mm = _mm(k)
     a, b = _add(mm, 0, 2), _add(mm, 3, 5)
-    assert V.vma_merge_new_range(_vmg(mm, a, b, 2, 3)) is a
+    assert VM.vma_merge_new_range(_vmg(mm, a, b, 2, 3)) is a
     assert _spans(mm) == [(0, 5)] and b.detached
 
 
@@ -127,7 +129,7 @@ def test_vma_merge_new_range_next_only(k: Any) -> None:
     """Without a compatible prev the range joins the front of next (which is re-keyed)."""
     mm = _mm(k)
     b = _add(mm, 3, 5)
-    assert V.vma_merge_new_range(_vmg(mm, None, b, 1, 3)) is b
+    assert VM.vma_merge_new_range(_vmg(mm, None, b, 1, 3)) is b
     assert _spans(mm) == [(1, 5)] and b.vm_pgoff == (BASE >> 12) + 1
     assert V.vma_lookup(mm, BASE + PAGE) is b
 
@@ -142,26 +144,26 @@ def test_vma_merge_new_range_rules(k: Any, what: str) -> None:
     vmg = _vmg(mm, a, b, 2, 3)
     if what == "flags":
         vmg.flags |= VM_ACCOUNT
-        assert V.vma_merge_new_range(vmg) is None
+        assert VM.vma_merge_new_range(vmg) is None
     elif what == "softdirty":
         vmg.flags |= VM_SOFTDIRTY
-        assert V.vma_merge_new_range(vmg) is a and _spans(mm) == [(0, 5)]
+        assert VM.vma_merge_new_range(vmg) is a and _spans(mm) == [(0, 5)]
     elif what == "pgoff":
         vmg.pgoff += 7
-        assert V.vma_merge_new_range(vmg) is None
+        assert VM.vma_merge_new_range(vmg) is None
         assert (vmg.start, vmg.end) == (BASE + 2 * PAGE, BASE + 3 * PAGE)
     elif what == "anon_name":
         vmg.anon_name = "[heap]"
-        assert V.vma_merge_new_range(vmg) is None
+        assert VM.vma_merge_new_range(vmg) is None
     elif what == "special":
         vmg.flags |= VM_IO
-        assert V.vma_merge_new_range(vmg) is None
+        assert VM.vma_merge_new_range(vmg) is None
     elif what == "close":
         b.vm_ops = VmOperationsStruct(name="c", close=lambda v: None)
-        assert V.vma_merge_new_range(vmg) is a and _spans(mm) == [(0, 3), (3, 5)]
+        assert VM.vma_merge_new_range(vmg) is a and _spans(mm) == [(0, 3), (3, 5)]
     else:
         a.anon_vma, b.anon_vma = AnonVma(1), AnonVma(2)
-        assert V.vma_merge_new_range(vmg) is a and _spans(mm) == [(0, 3), (3, 5)]
+        assert VM.vma_merge_new_range(vmg) is a and _spans(mm) == [(0, 3), (3, 5)]
 
 
 def test_vma_merge_new_range_forked_anon_vma(k: Any) -> None:
@@ -169,16 +171,16 @@ def test_vma_merge_new_range_forked_anon_vma(k: Any) -> None:
     mm = _mm(k)
     a = _add(mm, 0, 2)
     a.anon_vma = AnonVma(1, degree=2)
-    assert V.vma_merge_new_range(_vmg(mm, a, None, 2, 3)) is None
-    assert V.vma_merge_new_range(_vmg(mm, a, None, 2, 3, anon_vma=a.anon_vma)) is a
+    assert VM.vma_merge_new_range(_vmg(mm, a, None, 2, 3)) is None
+    assert VM.vma_merge_new_range(_vmg(mm, a, None, 2, 3, anon_vma=a.anon_vma)) is a
 
 
 def test_vma_merge_existing_range_middle_never_merges(k: Any) -> None:
     """A change strictly inside a VMA cannot merge: vma_modify splits it out."""
     mm = _mm(k)
     a = _add(mm, 0, 6)
-    assert V.vma_merge_existing_range(V.VmaMergeStruct.for_vma(a, a, BASE + PAGE, BASE + 2 * PAGE)) is None
-    res = V.vma_modify_flags(a, a, BASE + PAGE, BASE + 2 * PAGE, FL | VM_ACCOUNT)
+    assert VM.vma_merge_existing_range(VM.VmaMergeStruct.for_vma(a, a, BASE + PAGE, BASE + 2 * PAGE)) is None
+    res = VM.vma_modify_flags(a, a, BASE + PAGE, BASE + 2 * PAGE, FL | VM_ACCOUNT)
     assert res is a and _spans(mm) == [(0, 1), (1, 2), (2, 6)]
 
 
@@ -187,10 +189,10 @@ def test_vma_merge_existing_range_close_blocks_removal(k: Any) -> None:
     mm = _mm(k)
     a = _add(mm, 0, 2)
     b = _add(mm, 2, 4, flags=FL | VM_ACCOUNT, vm_ops=VmOperationsStruct(name="c", close=lambda v: None))
-    assert V.vma_merge_existing_range(V.VmaMergeStruct.for_vma(b, a, b.vm_start, b.vm_end, FL)) is None
+    assert VM.vma_merge_existing_range(VM.VmaMergeStruct.for_vma(b, a, b.vm_start, b.vm_end, FL)) is None
     c = _add(mm, 4, 6, vm_ops=VmOperationsStruct(name="c", close=lambda v: None))
     b.vm_ops = None
-    res = V.vma_merge_existing_range(V.VmaMergeStruct.for_vma(b, a, b.vm_start, b.vm_end, FL))
+    res = VM.vma_merge_existing_range(VM.VmaMergeStruct.for_vma(b, a, b.vm_start, b.vm_end, FL))
     assert res is a and _spans(mm) == [(0, 4), (4, 6)] and not c.detached
 
 
@@ -199,7 +201,7 @@ def test_vma_merge_existing_range_right_partial(k: Any) -> None:
     mm = _mm(k)
     a = _add(mm, 0, 4, flags=FL | VM_ACCOUNT)
     b = _add(mm, 4, 6)
-    res = V.vma_merge_existing_range(V.VmaMergeStruct.for_vma(a, a, BASE + 3 * PAGE, a.vm_end, FL))
+    res = VM.vma_merge_existing_range(VM.VmaMergeStruct.for_vma(a, a, BASE + 3 * PAGE, a.vm_end, FL))
     assert res is b and _spans(mm) == [(0, 3), (3, 6)] and b.vm_pgoff == (BASE >> 12) + 3
 
 
@@ -208,9 +210,9 @@ def test_copy_vma_new_and_merged(k: Any) -> None:
     mm = _mm(k)
     a = _add(mm, 0, 2)
     src = _add(mm, 10, 12)
-    new, same = V.copy_vma(src, BASE + 20 * PAGE, 2 * PAGE, src.vm_pgoff)
+    new, same = VM.copy_vma(src, BASE + 20 * PAGE, 2 * PAGE, src.vm_pgoff)
     assert same is src and new is not src and new.vm_pgoff == (BASE >> 12) + 20   # unfaulted: pgoff = addr
-    merged, _ = V.copy_vma(src, BASE + 2 * PAGE, 2 * PAGE, src.vm_pgoff)
+    merged, _ = VM.copy_vma(src, BASE + 2 * PAGE, 2 * PAGE, src.vm_pgoff)
     assert merged is a and _spans(mm) == [(0, 4), (10, 12), (20, 22)]
 
 
@@ -240,8 +242,8 @@ def test_vms_abort_before_cleanup_reattaches(k: Any) -> None:
     """A gathered range aborted before ->close ran is put back (splits stay)."""
     mm = _mm(k)
     a = _add(mm, 0, 4)
-    vms = V.vms_gather_munmap_vmas(mm, a, BASE + PAGE, BASE + 2 * PAGE)
+    vms = VU.vms_gather_munmap_vmas(mm, a, BASE + PAGE, BASE + 2 * PAGE)
     assert _spans(mm) == [(0, 1), (2, 4)]
-    V.vms_abort_munmap_vmas(vms)
+    VU.vms_abort_munmap_vmas(vms)
     assert _spans(mm) == [(0, 1), (1, 2), (2, 4)]
     V.validate_mm(mm)

@@ -216,9 +216,9 @@ def inode_permission(current: Any, inode: Inode, mask: int) -> None:
     """
     if mask & MAY_WRITE and inode.i_sb.s_flags & SB_RDONLY and (
             S.S_ISREG(inode.i_mode) or S.S_ISDIR(inode.i_mode) or S.S_ISLNK(inode.i_mode)):
-        raise KernelError(E.EROFS)
+        raise KernelError(E.EROFS, "inode_permission: write access on a read-only filesystem")
     if mask & MAY_WRITE and inode.i_flags & S_IMMUTABLE:
-        raise KernelError(E.EPERM)
+        raise KernelError(E.EPERM, "inode_permission: write access to an immutable inode")
     if inode.i_op.permission is not None:
         inode.i_op.permission(current, inode, mask)
     else:

@@ -129,13 +129,13 @@ def getname(name: Any, flags: int = 0) -> str:
     if isinstance(name, (bytes, bytearray)):
         name = bytes(name).decode("utf-8", "surrogateescape")
     if not isinstance(name, str):
-        raise KernelError(E.EFAULT)
+        raise KernelError(E.EFAULT, "getname: the path is not a string (a bad user pointer)")
     if "\0" in name:  # the C string ends at the NUL
         name = name[: name.index("\0")]
     if len(name.encode("utf-8", "surrogateescape")) >= PATH_MAX:
-        raise KernelError(E.ENAMETOOLONG)
+        raise KernelError(E.ENAMETOOLONG, "getname: the path is PATH_MAX (4096) bytes or longer")
     if not name and not flags & LOOKUP_EMPTY:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "getname: the path is empty")
     return name
 
 
@@ -158,9 +158,9 @@ def path_init(current: Task, dfd: int, name: str, flags: int) -> NameiData:
     else:
         f = current.files.fget(dfd) if current.files is not None else None   # fdget_raw()
         if f is None:
-            raise KernelError(E.EBADF)
+            raise KernelError(E.EBADF, f"path_init: dirfd {dfd} is not an open descriptor")
         if name and not d_can_lookup(f.f_path.dentry):
-            raise KernelError(E.ENOTDIR)
+            raise KernelError(E.ENOTDIR, f"path_init: dirfd {dfd} is not a directory")
         start = f.f_path
     return NameiData(current=current, path=start, root=root, flags=flags)
 
@@ -179,9 +179,9 @@ def nd_jump_root(nd: NameiData) -> None:
     Linux: fs/namei.c:nd_jump_root()
     """
     if nd.flags & LOOKUP_BENEATH:
-        raise KernelError(E.EXDEV)
+        raise KernelError(E.EXDEV, "an absolute path under RESOLVE_BENEATH")
     if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not nd.root.mnt:
-        raise KernelError(E.EXDEV)
+        raise KernelError(E.EXDEV, "jumping to the root crosses a mount under RESOLVE_NO_XDEV")
     nd.path = nd.root
     nd.jumped = True
 
@@ -196,11 +196,11 @@ def nd_jump_link(nd: NameiData, path: Path) -> None:
     Linux: fs/namei.c:nd_jump_link()
     """
     if nd.flags & LOOKUP_NO_MAGICLINKS:
-        raise KernelError(E.ELOOP)
+        raise KernelError(E.ELOOP, "a /proc magic link under RESOLVE_NO_MAGICLINKS")
     if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not path.mnt:
-        raise KernelError(E.EXDEV)
+        raise KernelError(E.EXDEV, "a magic link crosses a mount under RESOLVE_NO_XDEV")
     if nd.flags & LOOKUP_IS_SCOPED:
-        raise KernelError(E.EXDEV)
+        raise KernelError(E.EXDEV, "a magic link in a scoped lookup (RESOLVE_BENEATH/RESOLVE_IN_ROOT)")
     nd.path = path
     nd.jumped = True
     nd.last_type = LAST_BIND
@@ -234,17 +234,17 @@ def follow_dotdot(nd: NameiData) -> Dentry:
     """
     if nd.path == nd.root:
         if nd.flags & LOOKUP_BENEATH:
-            raise KernelError(E.EXDEV)
+            raise KernelError(E.EXDEV, "'..' above the starting point under RESOLVE_BENEATH")
         return nd.path.dentry
     if nd.path.dentry is nd.path.mnt.mnt_root:
         up = _choose_mountpoint(nd, nd.path.mnt)
         if up is None:
             if nd.flags & LOOKUP_BENEATH:
-                raise KernelError(E.EXDEV)
+                raise KernelError(E.EXDEV, "'..' out of the starting mount under RESOLVE_BENEATH")
             return nd.path.dentry
         nd.path = up
         if nd.flags & LOOKUP_NO_XDEV:
-            raise KernelError(E.EXDEV)
+            raise KernelError(E.EXDEV, "'..' crosses a mount under RESOLVE_NO_XDEV")
     return nd.path.dentry.d_parent
 
 
@@ -265,10 +265,10 @@ def _traverse_mounts(nd: NameiData, path: Path) -> Path:
         path = Path(child, child.mnt_root)
         jumped = True
     if path.dentry.d_inode is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"no entry named {path.dentry.d_name!r} in the directory")
     if jumped:
         if nd.flags & LOOKUP_NO_XDEV:
-            raise KernelError(E.EXDEV)
+            raise KernelError(E.EXDEV, "the walk crosses a mount under RESOLVE_NO_XDEV")
         nd.jumped = True
     return path
 
@@ -302,10 +302,10 @@ def lookup_slow(current: Task, name: str, parent: Dentry, flags: int) -> Dentry:
     dir_inode = parent.d_inode
     assert dir_inode is not None
     if IS_DEADDIR(dir_inode):
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "the directory was removed")
     lookup = dir_inode.i_op.lookup
     if lookup is None:
-        raise KernelError(E.ENOTDIR)
+        raise KernelError(E.ENOTDIR, "a path component is not a directory (no ->lookup)")
     new = d_alloc(parent, name)
     result = lookup(current, dir_inode, new, flags)
     return result if result is not None else new
@@ -351,7 +351,7 @@ def _pick_link(nd: NameiData, link: Path, inode: Any, flags: int) -> str | None:
     if flags & WALK_TRAILING:
         _may_follow_link(nd, inode)
     if nd.flags & LOOKUP_NO_SYMLINKS or link.mnt.mnt_flags & MNT_NOSYMFOLLOW:
-        raise KernelError(E.ELOOP)
+        raise KernelError(E.ELOOP, "a symlink under RESOLVE_NO_SYMLINKS or on a nosymfollow mount")
     if inode.i_link is not None:
         body: str | None = inode.i_link
     else:
@@ -447,7 +447,7 @@ def link_path_walk(nd: NameiData, name: str) -> str:
         if body is not None:
             _walk_nested_link(nd, body)
         if not d_can_lookup(nd.path.dentry):
-            raise KernelError(E.ENOTDIR)
+            raise KernelError(E.ENOTDIR, "a path component is not a directory")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -491,7 +491,7 @@ def path_lookupat(nd: NameiData, name: str) -> Path:
         link_path_walk(nd, s)
         s = lookup_last(nd)
     if nd.flags & LOOKUP_DIRECTORY and not d_can_lookup(nd.path.dentry):
-        raise KernelError(E.ENOTDIR)
+        raise KernelError(E.ENOTDIR, "O_DIRECTORY/trailing slash: the last component is not a directory")
     return nd.path
 
 

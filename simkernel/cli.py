@@ -1,4 +1,8 @@
-"""Command line: `python -m simkernel <command>` (also installed as `simkernel`)."""
+"""Command line: `python -m simkernel <command>` (also installed as `simkernel`).
+
+Commands: `demo`, `versions`, `shell`, `snapshot`.  Exit statuses: 0 ok, 1 failure (a command that failed, a
+snapshot that differs from the host with --compare), 2 usage (argparse's own status for bad arguments).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "real kernel.")
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    kernel_help = f"kernel release profile to model (default {DEFAULT_VERSION}; see `simkernel versions`)"
+
     demo = sub.add_parser("demo", help="boot a kernel, map libraries, show maps, ls -l map_files and who "
                                        "may look at them",
                           description="Boot a simulated kernel, start a process that maps real-looking "
@@ -25,9 +31,50 @@ def build_parser() -> argparse.ArgumentParser:
                                       "observers with different credentials.")
     demo.add_argument("--kernel", default=DEFAULT_VERSION, choices=list(VERSIONS),
                       help=f"kernel release profile to model (default {DEFAULT_VERSION})")
+
     sub.add_parser("versions", help="list the kernel release profiles", description="List the kernel "
                    "release profiles simkernel can model.")
+
+    shell = sub.add_parser(
+        "shell", help="a prompt over a simulated kernel (ls, cat, readlink, spawn, as, mmap, why, ...)",
+        description="An interactive prompt over a simulated kernel: the commands a learner types (ls -l, "
+                    "cat, readlink, stat, ps, spawn, as/su, id, mmap, munmap, mprotect, trace, why; `help` "
+                    "lists them), each run as the acting task through its system calls.  On a terminal it "
+                    "prompts with history; otherwise it runs SCRIPT or the lines on stdin without a prompt.",
+        epilog="example: printf 'spawn app --uid 1000\\nas $PID\\nls -l /proc/1/map_files\\n' | "
+               "python -m simkernel shell")
+    shell.add_argument("script", nargs="?", metavar="SCRIPT", help="file of shell commands ('-': stdin)")
+    shell.add_argument("--kernel", default=DEFAULT_VERSION, choices=list(VERSIONS), help=kernel_help)
+    shell.add_argument("--exit-on-error", action="store_true",
+                       help="stop at the first failing command with exit status 1 (like sh -e)")
+    shell.add_argument("--from-pid", type=_pid, metavar="PID",
+                       help="first import host process PID (see `snapshot`); $PID is its simulated pid")
+
+    snap = sub.add_parser(
+        "snapshot", help="import a real process of this machine into the simulation and compare",
+        description="Read /proc/PID/maps, status and map_files of a real process of this machine, rebuild it "
+                    "in a simulated kernel (the mapped files' paths and sizes, the same credentials and "
+                    "capabilities, every mapping at its address with its protection, flags and offset), and "
+                    "print the simulated /proc/<pid>/maps and `ls -l map_files`.  Reading another process's "
+                    "maps and map_files on the host needs root.",
+        epilog="exit status: 0 ok; 1 the process cannot be read, or (--compare) the simulation differs "
+               "from the host; 2 bad arguments")
+    snap.add_argument("pid", type=_pid, metavar="PID", help="the host process to import")
+    snap.add_argument("--compare", action="store_true",
+                      help="compare maps lines (dev and inode numbers ignored) and map_files names and link "
+                           "targets with the host's; exit 1 on any difference")
+    snap.add_argument("--kernel", default=DEFAULT_VERSION, choices=list(VERSIONS), help=kernel_help)
     return p
+
+
+def _pid(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a pid: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a pid: {text!r}")
+    return value
 
 
 def _version() -> str:
@@ -36,7 +83,7 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit status (0 ok, 2 usage error)."""
+    """Entry point; returns the process exit status (0 ok, 1 failure, 2 usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
@@ -48,5 +95,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             mark = " (default)" if name == DEFAULT_VERSION else ""
             print(f"{name:<10} {prof.description}{mark}")
         return 0
-    parser.print_help()
+    if args.command == "shell":
+        return _shell(args)
+    if args.command == "snapshot":
+        from simkernel.host.snapshot import run_snapshot
+        return run_snapshot(args.pid, compare=args.compare, version=args.kernel, out=sys.stdout, err=sys.stderr)
+    parser.print_help(sys.stderr)
     return 2
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from simkernel.shell import run_shell
+    if args.from_pid is not None:
+        from simkernel.host.snapshot import SnapshotError, snapshot
+        try:
+            snap = snapshot(args.from_pid, version=args.kernel)
+        except SnapshotError as e:
+            print(f"simkernel shell: {e}", file=sys.stderr)
+            return 1
+        kernel = snap.kernel
+        banner = (f"host process {args.from_pid} ({snap.host.comm}) is simulated pid {snap.task.pid} ($PID)\n"
+                  + "".join(f"  note: {n}\n" for n in snap.notes))
+        return run_shell(args.script, version=args.kernel, exit_on_error=args.exit_on_error, kernel=kernel,
+                         banner=banner, variables={"PID": str(snap.task.pid)})
+    return run_shell(args.script, version=args.kernel, exit_on_error=args.exit_on_error)

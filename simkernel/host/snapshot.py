@@ -367,8 +367,12 @@ class _Builder:
             self.mmap(e, flags)
             return
         length = e.end - e.start
+        size = e.offset + length
         try:
-            scratch = self.s.mmap(0, e.offset + length, e.prot, flags)
+            scratch = self.s.mmap(0, size, e.prot, flags)
+            if scratch < e.end and scratch + size > e.start:   # it covers the target: take another place
+                first, scratch = scratch, self.s.mmap(0, size, e.prot, flags)
+                self.s.munmap(first, size)
             self.s.mremap(scratch + e.offset, length, length, M.MREMAP_MAYMOVE | M.MREMAP_FIXED, e.start)
             self.s.munmap(scratch, e.offset)
         except OSError as err:

@@ -171,12 +171,11 @@ def kernel_waitid_wait4(current: Task, pid: int, options: int) -> tuple[int, int
     if not children:
         raise KernelError(E.ECHILD)
     for c in children:
-        if c.state == EXIT_ZOMBIE:
+        if c.state == EXIT_ZOMBIE and _group_dead(c):   # delay_group_leader(): threads still run
             status = c.exit_code
             nr = c.thread_pid.nr_ns(ns)
             release_task(c)
             return nr, status
     if options & C.WNOHANG:
         return 0, 0
-    assert all(c.state == TASK_RUNNING for c in children)
     raise RuntimeError("waitpid would block forever: the child is still running and nothing else runs")

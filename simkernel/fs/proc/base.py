@@ -67,7 +67,7 @@ def proc_pid_permission(current: Task, inode: Inode, mask: int) -> None:
     fs_info = proc_sb_info(inode)
     task = get_proc_task(inode)
     if task is None:
-        raise KernelError(E.ESRCH)
+        raise KernelError(E.ESRCH, "proc_pid_permission: the process is gone (reaped)")
     if not has_pid_permissions(current, fs_info, task, HIDEPID_NO_ACCESS):
         if fs_info.hide_pid == HIDEPID_INVISIBLE:
             raise KernelError(E.ENOENT, "hidepid=invisible: the process is not ptrace-readable")
@@ -83,7 +83,7 @@ def pid_getattr(current: Task, path: Path, stat: Kstat) -> None:
     task = get_proc_task(inode)
     if task is not None:
         if not has_pid_permissions(current, proc_sb_info(inode), task, HIDEPID_INVISIBLE):
-            raise KernelError(E.ENOENT)
+            raise KernelError(E.ENOENT, "hidepid=invisible: hidden from a caller that may not ptrace-read it")
         stat.uid, stat.gid = task_dump_owner(task, inode.i_mode)
 
 
@@ -142,21 +142,21 @@ def proc_exe_link(current: Task, dentry: Dentry, task: Task) -> Path:
     """proc_exe_link(): the mm's exe_file. Raises KernelError(ENOENT). Linux: fs/proc/base.c"""
     mm = task.mm
     if mm is None or mm.exe_file is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "exe: the process has no mm or no executable file")
     return mm.exe_file.f_path
 
 
 def proc_cwd_link(current: Task, dentry: Dentry, task: Task) -> Path:
     """proc_cwd_link(): task->fs->pwd. Raises KernelError(ENOENT) after exit. Linux: fs/proc/base.c"""
     if task.fs is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "cwd: the process has exited (no fs_struct)")
     return task.fs.pwd
 
 
 def proc_root_link(current: Task, dentry: Dentry, task: Task) -> Path:
     """proc_root_link(): task->fs->root. Linux: fs/proc/base.c"""
     if task.fs is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "root: the process has exited (no fs_struct)")
     return task.fs.root
 
 
@@ -186,18 +186,18 @@ def proc_pident_lookup(current: Task, dir: Inode, dentry: Dentry, ents: tuple[Pi
     """proc_pident_lookup(): one row by exact name. Raises KernelError(ENOENT). Linux: fs/proc/base.c"""
     task = get_proc_task(dir)
     if task is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "/proc/<pid>: the process is gone")
     for p in ents:
         if p.name == dentry.d_name:
             return proc_pident_instantiate(dentry, task, p)
-    raise KernelError(E.ENOENT)
+    raise KernelError(E.ENOENT, f"/proc/<pid> has no entry named {dentry.d_name!r}")
 
 
 def proc_pident_readdir(current: Task, file: File, ctx: Any, ents: tuple[PidEntry, ...]) -> None:
     """proc_pident_readdir(): dots, then the table rows from ctx.pos - 2. Linux: fs/proc/base.c"""
     task = get_proc_task(file.f_inode)
     if task is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "readdir of /proc/<pid>: the process is gone")
     if not dir_emit_dots(file, ctx):
         return
     for i in range(ctx.pos - 2, len(ents)):
@@ -208,7 +208,7 @@ def proc_pident_readdir(current: Task, file: File, ctx: Any, ents: tuple[PidEntr
 
 
 def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
-    raise KernelError(E.EISDIR)
+    raise KernelError(E.EISDIR, "read(2) of a /proc directory")
 
 
 
@@ -237,7 +237,7 @@ def _seq_open(check: Callable[..., Any] | None, cursor: Callable[[Callable[..., 
     def open_(current: Task, inode: Inode, file: File) -> None:
         task = get_proc_task(inode)
         if task is None:
-            raise KernelError(E.ESRCH)
+            raise KernelError(E.ESRCH, "open of a /proc/<pid> file: the process is gone")
         private = check(current, task, file) if check is not None else None
         file.private_data = SeqFile(cursor=cursor(show), private=private, file=file)
     return open_
@@ -258,9 +258,9 @@ def _comm_write(current: Task, file: File, data: bytes, pos: int) -> int:
     from simkernel.kernel.task import same_thread_group
     task = get_proc_task(file.f_inode)
     if task is None:
-        raise KernelError(E.ESRCH)
+        raise KernelError(E.ESRCH, "comm: the process is gone")
     if not same_thread_group(current, task):
-        raise KernelError(E.EINVAL)
+        raise KernelError(E.EINVAL, "comm: only a thread of the same process may write it")
     task.comm = data.decode("utf-8", "replace").split("\n", 1)[0][:15]
     return len(data)
 
@@ -313,7 +313,7 @@ def _id_map_entry(which: str) -> PidEntry:
 
     def write(current: Task, file: File, data: bytes, pos: int) -> int:
         if pos != 0:
-            raise KernelError(E.EINVAL)
+            raise KernelError(E.EINVAL, f"{which}_map is written in one write at offset 0")
         return map_write(current, _pinned_ns(file.private_data.private), which, data, f_cred=file.f_cred)
 
     return _reg(f"{which}_map", S.S_IRUGO | S.S_IWUSR, show, _pin_user_ns, write=write,
@@ -341,7 +341,7 @@ def _setgroups_entry() -> PidEntry:
 
     def write(current: Task, file: File, data: bytes, pos: int) -> int:
         if pos != 0:
-            raise KernelError(E.EINVAL)
+            raise KernelError(E.EINVAL, "setgroups is written at offset 0")
         return proc_setgroups_write(current, _pinned_ns(file.private_data.private), data)
 
     return _reg("setgroups", S.S_IRUGO | S.S_IWUSR, show, open_check, write=write,
@@ -364,15 +364,15 @@ def _task_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int) -> Dentr
     from simkernel.kernel.task import same_thread_group
     leader = get_proc_task(dir)
     if leader is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "task/: the process is gone")
     tid = name_to_int(dentry.d_name)
     if tid < 0:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"task/: {dentry.d_name!r} is not a thread id")
     ns = proc_sb_info(dir).pid_ns
     pid = ns.pid_hash.get(tid)
     task = pid.task if pid is not None else None
     if task is None or not same_thread_group(leader, task):
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"task/: no thread {tid} in this process")
     return proc_task_instantiate(dentry, task)
 
 
@@ -380,7 +380,7 @@ def _task_readdir(current: Task, file: File, ctx: Any) -> None:
     """proc_task_readdir(): dots, then each thread's tid (leader first). Linux: fs/proc/base.c"""
     leader = get_proc_task(file.f_inode)
     if leader is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "readdir of task/: the process is gone")
     if not dir_emit_dots(file, ctx):
         return
     ns = proc_sb_info(file.f_inode).pid_ns
@@ -493,8 +493,8 @@ def proc_pid_lookup(current: Task, dentry: Dentry) -> Dentry | None:
     pid = fs_info.pid_ns.pid_hash.get(tgid)
     task = pid.task if pid is not None else None
     if task is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"/proc: no process {tgid} in this pid namespace")
     if fs_info.hide_pid == HIDEPID_NOT_PTRACEABLE and not has_pid_permissions(current, fs_info, task,
                                                                                 HIDEPID_INVISIBLE):
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, f"hidepid=ptraceable: process {tgid} is not ptrace-readable by the caller")
     return proc_pid_instantiate(dentry, task)

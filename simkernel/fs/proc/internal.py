@@ -192,7 +192,7 @@ def proc_fill_cache(current: Task, file: Any, ctx: Any, name: str,
 def proc_setattr(current: Task, dentry: Dentry, attrs: dict[str, Any]) -> None:
     """proc_setattr(): mode changes are refused (EPERM); owner changes are accepted. Linux: fs/proc/base.c"""
     if "mode" in attrs:
-        raise KernelError(E.EPERM)
+        raise KernelError(E.EPERM, "proc_setattr: the mode of a /proc/<pid> entry cannot be changed")
     inode = dentry.d_inode
     if "uid" in attrs:
         inode.i_uid = attrs["uid"]
@@ -230,11 +230,11 @@ def generic_file_llseek(current: Task, file: Any, offset: int, whence: int) -> i
         new = file.f_pos + offset
     elif whence in (SEEK_DATA, SEEK_HOLE):
         if offset % (1 << 64) >= eof:
-            raise KernelError(E.ENXIO)
+            raise KernelError(E.ENXIO, "lseek: SEEK_DATA/SEEK_HOLE at or past the end")
         new = offset if whence == SEEK_DATA else eof
     else:
-        raise KernelError(E.EINVAL)
+        raise KernelError(E.EINVAL, f"lseek: unknown whence {whence}")
     if new < 0 or new > MAX_NON_LFS:
-        raise KernelError(E.EINVAL)
+        raise KernelError(E.EINVAL, "lseek: the new position is negative or too large")
     file.f_pos = new
     return new

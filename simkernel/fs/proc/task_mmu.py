@@ -105,7 +105,7 @@ def maps_cursor(current: Task, m: Any, index: int) -> tuple[bytes, int] | None:
     from simkernel.fs.proc.internal import get_proc_task
     from simkernel.uapi import errno as E
     if get_proc_task(m.file.f_inode) is None:
-        raise KernelError(E.ESRCH)
+        raise KernelError(E.ESRCH, "maps: the process is gone")
     mm = m.private
     if mm is None or mm.mm_users == 0:    # !mmget_not_zero(): the task has exited
         return None

@@ -55,7 +55,7 @@ def mnt_want_write(path: Path) -> None:
     from simkernel.fs.inode import SB_RDONLY
     from simkernel.fs.mount import MNT_READONLY
     if path.mnt.mnt_flags & MNT_READONLY or path.mnt.mnt_sb.s_flags & SB_RDONLY:
-        raise KernelError(E.EROFS)
+        raise KernelError(E.EROFS, "mnt_want_write: the mount or filesystem is read-only")
 
 
 def _mnt_is_readonly(path: Path) -> bool:
@@ -108,7 +108,7 @@ def build_open_flags(flags: int, mode: int) -> OpenFlags:
         raise KernelError(E.EINVAL, "O_CREAT|O_DIRECTORY is invalid since v6.4")
     if flags & __O_TMPFILE:
         if not flags & F.O_DIRECTORY or not acc_mode & MAY_WRITE:
-            raise KernelError(E.EINVAL)
+            raise KernelError(E.EINVAL, "O_TMPFILE needs O_DIRECTORY and write access")
     if flags & F.O_PATH:
         acc_mode = 0
     if flags & __O_SYNC:
@@ -174,26 +174,26 @@ def may_open(current: Task, path: Path, acc_mode: int, flag: int) -> None:
     from simkernel.fs.mount import MNT_NODEV, MNT_NOEXEC
     inode = path.dentry.d_inode
     if inode is None:
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "may_open: the file does not exist")
     fmt = inode.i_mode & S.S_IFMT
     if fmt == S.S_IFLNK:
-        raise KernelError(E.ELOOP)
+        raise KernelError(E.ELOOP, "may_open: the last component is a symlink (O_NOFOLLOW)")
     if fmt == S.S_IFDIR:
         if acc_mode & MAY_WRITE:
-            raise KernelError(E.EISDIR)
+            raise KernelError(E.EISDIR, "may_open: a directory cannot be opened for writing")
         if acc_mode & MAY_EXEC:
-            raise KernelError(E.EACCES)
+            raise KernelError(E.EACCES, "may_open: a directory cannot be opened for execution")
     elif fmt in (S.S_IFBLK, S.S_IFCHR, S.S_IFIFO, S.S_IFSOCK):
         if fmt in (S.S_IFBLK, S.S_IFCHR) and path.mnt.mnt_flags & MNT_NODEV:
-            raise KernelError(E.EACCES)
+            raise KernelError(E.EACCES, "may_open: a device node on a nodev mount")
         if acc_mode & MAY_EXEC:
-            raise KernelError(E.EACCES)
+            raise KernelError(E.EACCES, "may_open: a device, FIFO or socket cannot be opened for execution")
     elif fmt == S.S_IFREG:
         if acc_mode & MAY_EXEC and path.mnt.mnt_flags & MNT_NOEXEC:
-            raise KernelError(E.EACCES)
+            raise KernelError(E.EACCES, "may_open: execution from a noexec mount")
     inode_permission(current, inode, MAY_OPEN | acc_mode)
     if flag & F.O_NOATIME and not inode_owner_or_capable(current, inode):
-        raise KernelError(E.EPERM)
+        raise KernelError(E.EPERM, "may_open: O_NOATIME by a caller that neither owns the file nor has CAP_FOWNER")
 
 
 def _may_o_create(current: Task, dir: Path) -> None:
@@ -232,7 +232,7 @@ def _lookup_open(current: Task, nd: NameiData, op: OpenFlags, got_write: bool) -
     dir = nd.path.dentry
     dir_inode = dir.d_inode
     if IS_DEADDIR(dir_inode):
-        raise KernelError(E.ENOENT)
+        raise KernelError(E.ENOENT, "open: the directory was removed")
     dentry = lookup_dcache(current, nd.last, dir, nd.flags)
     if dentry is not None and dentry.d_inode is not None:
         return dentry, False
@@ -247,14 +247,14 @@ def _lookup_open(current: Task, nd: NameiData, op: OpenFlags, got_write: bool) -
             except KernelError as err:
                 create_error = err
         else:
-            create_error = KernelError(E.EROFS)
+            create_error = KernelError(E.EROFS, "O_CREAT on a read-only mount or filesystem")
     if create_error is not None:
         open_flag &= ~F.O_CREAT
     if dentry is None:
         dentry = lookup_slow(current, nd.last, dir, nd.flags)
     if dentry.d_inode is None and open_flag & F.O_CREAT:
         if dir_inode.i_op.create is None:
-            raise KernelError(E.EACCES)
+            raise KernelError(E.EACCES, "O_CREAT: the filesystem cannot create files here (no ->create)")
         dir_inode.i_op.create(current, dir_inode, dentry, mode)
         return dentry, True
     if create_error is not None and dentry.d_inode is None:
@@ -281,7 +281,7 @@ def _open_last_lookups(current: Task, nd: NameiData, op: OpenFlags) -> tuple[str
         if dentry is not None:
             return step_into(nd, WALK_TRAILING, dentry), False
     elif nd.last_slash:
-        raise KernelError(E.EISDIR)
+        raise KernelError(E.EISDIR, "open: a trailing slash names a directory")
     got_write = False
     if op.open_flag & (F.O_CREAT | F.O_TRUNC | F.O_WRONLY | F.O_RDWR):
         got_write = not _mnt_is_readonly(nd.path)
@@ -328,12 +328,12 @@ def _do_open(current: Task, nd: NameiData, op: OpenFlags, created: bool) -> File
     inode = path.dentry.d_inode
     if open_flag & F.O_CREAT:
         if open_flag & F.O_EXCL and not created:
-            raise KernelError(E.EEXIST)
+            raise KernelError(E.EEXIST, "O_CREAT|O_EXCL: the file exists")
         if S.S_ISDIR(inode.i_mode):
-            raise KernelError(E.EISDIR)
+            raise KernelError(E.EISDIR, "O_CREAT on a directory")
         _may_create_in_sticky(nd, inode)
     if nd.flags & LOOKUP_DIRECTORY and not d_can_lookup(path.dentry):
-        raise KernelError(E.ENOTDIR)
+        raise KernelError(E.ENOTDIR, "O_DIRECTORY: not a directory")
     truncate = False
     acc_mode = op.acc_mode
     if created:
@@ -365,7 +365,7 @@ def _do_tmpfile(current: Task, nd: NameiData, name: str, op: OpenFlags) -> File:
     inode_permission(current, dir, MAY_WRITE | MAY_EXEC)
     tmpfile = getattr(dir.i_op, "tmpfile", None)
     if tmpfile is None:
-        raise KernelError(E.EOPNOTSUPP)
+        raise KernelError(E.EOPNOTSUPP, "O_TMPFILE: the filesystem has no ->tmpfile")
     mode = vfs_prepare_mode(current, dir, op.mode, op.mode, op.mode)
     dentry = tmpfile(current, dir, path.dentry, mode, linkable=not op.open_flag & F.O_EXCL)
     fpath = Path(path.mnt, dentry)
@@ -416,7 +416,7 @@ def sys_close(current: Task, fd: int) -> None:
     """close(2). Raises KernelError(EBADF) for a closed fd. Linux: fs/open.c"""
     f = current.files.close_fd(fd)
     if f is None:
-        raise KernelError(E.EBADF)
+        raise KernelError(E.EBADF, f"close: descriptor {fd} is not open")
     fput(f)
 
 
@@ -611,9 +611,9 @@ def sys_fchdir(current: Task, fd: int) -> None:
     """fchdir(2): O_PATH descriptors too. Raises EBADF, ENOTDIR, EACCES. Linux: fs/open.c"""
     f = current.files.fget(fd)
     if f is None:
-        raise KernelError(E.EBADF)
+        raise KernelError(E.EBADF, f"fchdir: descriptor {fd} is not open")
     if not d_can_lookup(f.f_path.dentry):
-        raise KernelError(E.ENOTDIR)
+        raise KernelError(E.ENOTDIR, f"fchdir: descriptor {fd} is not a directory")
     inode_permission(current, f.f_inode, MAY_EXEC | MAY_CHDIR)
     current.fs.pwd = f.f_path
 

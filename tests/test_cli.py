@@ -189,6 +189,7 @@ def _clean_host() -> HostProcess:
         _line(b + 0x2000, b + 0x3000, "r--s", "/etc/hostname"),                       # exists in the model
         _line(b + 0x10000, b + 0x12000, "rw-s", "/tmp/old (deleted)", 0, 7),
         _line(b + 0x20000, b + 0x21000, "rw-s", "/memfd:buf (deleted)", 0x1000, 8),
+        _line(b + 0x28000, b + 0x29000, "r--p", "/memfd:buf (deleted)", 0, 8),        # a read-only reopen
         _line(b + 0x30000, b + 0x31000, "rw-s", "/dev/zero (deleted)", 0x2000, 9),
         _line(b + 0x40000, b + 0x41000, "rw-s", "/dev/zero (deleted)", 0, 10),
         _line(b + 0x50000, b + 0x51000, "r--p", "/tmp/line\\012break"),
@@ -205,7 +206,7 @@ def _clean_host() -> HostProcess:
         cap_inh=1 << CAP_NET_RAW, cap_prm=(1 << CAP_NET_RAW) | (1 << CAP_SYS_PTRACE),
         cap_eff=1 << CAP_SYS_PTRACE, cap_bnd=((1 << 41) - 1) & ~(1 << CAP_CHECKPOINT_RESTORE),
         cap_amb=1 << CAP_NET_RAW, no_new_privs=True, dumpable=False, maps=maps, map_files=map_files,
-        link_modes={e.map_files_name: 0o120600 if e.shared else 0o120400 for e in files},
+        link_modes={e.map_files_name: 0o120600 if "w" in e.perms else 0o120400 for e in files},
         files={files[0].map_files_name: HostFile(0x5000, 0o755, 0, 0),
                files[4].map_files_name: HostFile(0x3000, 0o777, 1000, 100)},
         dirs={"/opt": HostFile(0, 0o755, 0, 0), "/opt/app": HostFile(0, 0o750, 0, 100)})
@@ -218,7 +219,7 @@ def test_build_rebuilds_every_kind_and_compares_equal() -> None:
     snap = build(host)
     c = compare(snap)
     assert c.differences == [], "\n".join(c.differences)
-    assert c.same and len(c.maps_host) == 16
+    assert c.same and len(c.maps_host) == 17
     assert snap.notes == [
         "[vsyscall]: the gate area above TASK_SIZE is not a VMA; left out",
         "1 pair(s) of adjacent VMAs the model would merge were kept apart as on the host (each given its own "
@@ -301,7 +302,7 @@ def test_run_snapshot_prints_and_compares(monkeypatch: pytest.MonkeyPatch) -> No
     assert "== ls -l /proc/2/map_files (simulated, as root) ==" in text and "compared" not in text
     out = io.StringIO()
     assert run_snapshot(4242, compare=True, out=out) == 0
-    assert out.getvalue().endswith("map_files: 10 host entries, 10 simulated entries\nidentical\n")
+    assert out.getvalue().endswith("map_files: 11 host entries, 11 simulated entries\nidentical\n")
 
     def different(pid: int) -> HostProcess:
         h = _clean_host()

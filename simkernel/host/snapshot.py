@@ -13,7 +13,8 @@ What is read (the host side only reads /proc, as root for another user's process
 What is built, through system calls of a task forked from the simulated init (root while it builds): each mapped
 file at its path (missing directories made with the host's modes and owners, the file truncated to the host's
 size and given its mode and owner), each deleted file created, mapped and unlinked again (so its maps name ends in
-" (deleted)"), memfds by memfd_create, shared anonymous memory ("/dev/zero (deleted)") by MAP_SHARED|MAP_ANONYMOUS
+" (deleted)"), memfds by memfd_create (reopened read-only through /proc/self/fd where the host's link mode says
+so), shared anonymous memory ("/dev/zero (deleted)") by MAP_SHARED|MAP_ANONYMOUS
 (moved into place with mremap when the host's offset is not 0), every VMA mapped with MAP_FIXED at its address
 with its protection and offset.  Then the task switches to the host's credentials the way a setpriv would (bounding
 set drops, setgroups, setresgid/setresuid keeping capabilities, setfsgid/setfsuid, capset, ambient raises,
@@ -390,11 +391,16 @@ class _Builder:
             for e in entries:
                 self.skip(e, f"memfd_create: {err.strerror}")
             return
+        fds = {F.O_RDWR: fd}
         try:
             for e in entries:
-                self.mmap(e, M.MAP_SHARED if e.shared else M.MAP_PRIVATE, fd)
+                mode = F.O_RDWR if self.opened_for_write(e) else F.O_RDONLY
+                if mode not in fds:      # the host mapped a read-only reopen (e.g. a sealed memfd)
+                    fds[mode] = self.s.open(f"/proc/self/fd/{fd}", mode)
+                self.mmap(e, M.MAP_SHARED if e.shared else M.MAP_PRIVATE, fds[mode])
         finally:
-            self.s.close(fd)
+            for f in fds.values():
+                self.s.close(f)
 
     def size_of(self, entries: list[MapsEntry]) -> int:
         """The host file's size (from stat through map_files), else the end of the furthest mapping."""

@@ -84,6 +84,8 @@ def _every_kind(host: Any) -> Any:
     mfd = s.memfd_create("snap memfd")
     s.ftruncate(mfd, 4 * PAGE)
     s.mmap(_at(32), 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 2 * PAGE)
+    ro = s.open(f"/proc/self/fd/{mfd}", O_RDONLY)                          # a read-only reopen: lr--
+    s.mmap(_at(36), PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, ro, 0)
     s.mmap(_at(40), 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)
     s.munmap(_at(40), PAGE)                                                 # shared anon at offset 0x1000
     s.mmap(_at(48), 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)

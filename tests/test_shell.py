@@ -662,3 +662,15 @@ def test_quit_with_a_redirect_still_closes_the_file() -> None:
     assert shell.run(["echo x > /tmp/o", "quit 7 > /tmp/o"]) == 7
     assert k.init.sys.stat("/tmp/o").st_size == 0
     assert k.init.sys.open("/tmp/o", 0) == 0       # the redirect's descriptor was closed
+
+
+# -- simulation bugs found through the shell ---------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="simkernel/fs/proc/root.py:PROC_ROOT_INODE_OPERATIONS has no getattr; "
+                   "Linux's fs/proc/root.c:proc_root_getattr() reports nlink = proc_root.nlink + nr_processes() "
+                   "(`stat /proc` on the 6.18.44 host: Links: 97 with ~90 processes), the model always 2")
+def test_stat_proc_links_count_the_processes() -> None:
+    """`stat /proc` counts one link per process (init and two spawned ones: 2 + 3)."""
+    status, out, _ = sh("spawn a\nspawn b\nstat /proc\n")
+    assert status == 0
+    assert "Links: 5" in out.splitlines()[4]

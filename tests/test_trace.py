@@ -562,3 +562,141 @@ def test_render_more_kernel_objects() -> None:
     assert render_value(proc.mnt_root) == "dentry '/'"
     from simkernel.kernel.locking import Mutex
     assert render_value(Mutex("&m")) == "&m"
+
+
+# -- every denial explains itself ---------------------------------------------------------------------------
+# Each path by which map_files, procfs, the path walk or a capability gate refuses, driven through system
+# calls: the OSError carries a non-empty .explain, and why() names the function that decided.
+
+def _o(w: World, **kw: Any) -> Task:
+    return w.spawn(**kw)
+
+
+def _reaped_child_dir(w: World) -> int:
+    c = w.app.sys.fork()
+    fd = w.k.init.sys.open(f"/proc/{c.pid}/map_files", O_RDONLY | 0o200000)
+    c.sys.exit(0)
+    w.app.sys.waitpid(c.pid, 0)
+    return fd
+
+
+def _hidepid(w: World, opt: str) -> Task:
+    w.k.init.sys.mkdir("/tmp/p", 0o755)
+    w.k.init.sys.mount("proc", "/tmp/p", "proc", 0, f"hidepid={opt}")
+    return _o(w, uid=1001, gid=1001)
+
+
+def _nondumpable(w: World) -> None:
+    from simkernel.uapi import prctl as P
+    w.app.sys.prctl(P.PR_SET_DUMPABLE, 0)
+
+
+def _zombie(w: World) -> int:
+    c = w.app.sys.fork()
+    c.sys.exit(0)
+    return c.pid
+
+
+def _loop(w: World) -> None:
+    w.k.init.sys.symlink("/tmp/l2", "/tmp/l1")
+    w.k.init.sys.symlink("/tmp/l1", "/tmp/l2")
+
+
+def _fatal(w: World) -> Task:
+    t = _o(w)
+    t.fatal_signal_pending = True
+    return t
+
+
+DENIALS: dict[str, tuple[Callable[[World], Any], int]] = {
+    # map_files
+    "mf_dir_dac": (lambda w: _o(w, uid=1001, gid=1001).sys.listdir(w.dir), E.EACCES),
+    "mf_lookup_ptrace": (lambda w: _o(w, uid=1001, gid=1001, caps=[CAP_DAC_READ_SEARCH]).sys.readlink(w.entry),
+                         E.EACCES),
+    "mf_readdir_ptrace": (lambda w: _o(w, uid=1001, gid=1001, caps=[CAP_DAC_READ_SEARCH]).sys.listdir(w.dir),
+                          E.EACCES),
+    "mf_root_without_ptrace": (lambda w: _o(w, caps=[c for c in range(41) if c != 19]).sys.listdir(w.dir),
+                               E.EACCES),
+    "mf_not_dumpable_dac": (lambda w: (_nondumpable(w), _o(w, uid=1000, gid=1000).sys.readlink(w.entry)),
+                            E.EACCES),
+    "mf_not_dumpable_ptrace": (lambda w: (_nondumpable(w), _o(w, uid=1000, gid=1000, caps=[CAP_DAC_READ_SEARCH])
+                                          .sys.readlink(w.entry)), E.EACCES),
+    "mf_follow_cap": (lambda w: w.app.sys.open(w.entry, O_RDONLY), E.EPERM),
+    "mf_bad_name": (lambda w: w.app.sys.readlink(f"{w.dir}/0400000-402000"), E.ENOENT),
+    "mf_no_vma": (lambda w: w.app.sys.readlink(f"{w.dir}/400000-401000"), E.ENOENT),
+    "mf_anon": (lambda w: w.app.sys.readlink(f"{w.dir}/600000-601000"), E.ENOENT),
+    "mf_readdir_reaped": (lambda w: w.k.init.sys.getdents(_reaped_child_dir(w), 4096), E.ENOENT),
+    "mf_lookup_reaped": (lambda w: w.k.init.sys.readlink("400000-402000", dir_fd=_reaped_child_dir(w)), E.ENOENT),
+    "mf_zombie_no_mm": (lambda w: w.k.init.sys.readlink(f"/proc/{_zombie(w)}/map_files/400000-402000"), E.ESRCH),
+    "mf_fatal_signal": (lambda w: _fatal(w).sys.readlink(w.entry), E.EINTR),
+    # procfs
+    "proc_hidepid_noaccess": (lambda w: _hidepid(w, "1").sys.stat("/tmp/p/2/status"), E.EPERM),
+    "proc_hidepid_invisible": (lambda w: _hidepid(w, "2").sys.stat("/tmp/p/2"), E.ENOENT),
+    "proc_hidepid_ptraceable": (lambda w: _hidepid(w, "ptraceable").sys.stat("/tmp/p/2"), E.ENOENT),
+    "proc_no_pid": (lambda w: w.k.init.sys.stat("/proc/999"), E.ENOENT),
+    "proc_no_entry": (lambda w: w.k.init.sys.stat("/proc/2/nosuch"), E.ENOENT),
+    "proc_no_root_entry": (lambda w: w.k.init.sys.stat("/proc/nosuch"), E.ENOENT),
+    "proc_fd_closed": (lambda w: w.k.init.sys.stat("/proc/2/fd/99"), E.ENOENT),
+    "proc_fd_bad": (lambda w: w.k.init.sys.stat("/proc/2/fd/abc"), E.ENOENT),
+    "proc_task_bad": (lambda w: w.k.init.sys.stat("/proc/2/task/999"), E.ENOENT),
+    "proc_link_ptrace": (lambda w: _o(w, uid=1001, gid=1001).sys.readlink("/proc/2/cwd"), E.EACCES),
+    "proc_exe_none": (lambda w: w.k.init.sys.readlink("/proc/2/exe"), E.ENOENT),
+    "proc_read_dir": (lambda w: w.k.init.sys.read(w.k.init.sys.open("/proc/2", O_RDONLY), 10), E.EISDIR),
+    # the path walk and open
+    "walk_missing": (lambda w: w.app.sys.stat("/tmp/nope/x"), E.ENOENT),
+    "walk_notdir": (lambda w: w.app.sys.stat("/tmp/lib.so/x"), E.ENOTDIR),
+    "walk_loop": (lambda w: (_loop(w), w.app.sys.stat("/tmp/l1")), E.ELOOP),
+    "walk_too_long": (lambda w: w.app.sys.stat("/" + "a" * 5000), E.ENAMETOOLONG),
+    "walk_empty": (lambda w: w.app.sys.stat(""), E.ENOENT),
+    "walk_search_denied": (lambda w: (w.k.init.sys.mkdir("/tmp/priv", 0o700), w.app.sys.stat("/tmp/priv/x")),
+                           E.EACCES),
+    "walk_bad_dirfd": (lambda w: w.app.sys.open("x", O_RDONLY, dir_fd=77), E.EBADF),
+    "walk_dirfd_not_dir": (lambda w: w.app.sys.open("x", O_RDONLY, dir_fd=w.app.sys.open("/tmp/lib.so", O_RDONLY)),
+                           E.ENOTDIR),
+    "open_o_directory": (lambda w: w.app.sys.open("/tmp/lib.so", O_RDONLY | 0o200000), E.ENOTDIR),
+    "open_nofollow": (lambda w: (w.k.init.sys.symlink("/tmp/lib.so", "/tmp/ln"),
+                                 w.app.sys.open("/tmp/ln", O_RDONLY | 0o400000)), E.ELOOP),
+    "open_dir_write": (lambda w: w.k.init.sys.open("/tmp", O_WRONLY), E.EISDIR),
+    "open_excl": (lambda w: w.k.init.sys.open("/tmp/lib.so", O_CREAT | 0o200 | O_WRONLY, 0o600), E.EEXIST),
+    "open_dac": (lambda w: w.app.sys.open("/tmp/lib.so", O_WRONLY), E.EACCES),
+    # capability gates
+    "cap_chroot": (lambda w: w.app.sys.chroot("/tmp"), E.EPERM),
+    "cap_chown": (lambda w: w.app.sys.chown("/tmp/lib.so", 1000, 1000), E.EPERM),
+    "cap_chmod": (lambda w: w.app.sys.chmod("/tmp/lib.so", 0o777), E.EPERM),
+    "cap_capset": (lambda w: w.app.sys.capset(1, 1, 0), E.EPERM),
+    "cap_mmap_min_addr": (lambda w: w.app.sys.mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
+                          E.EPERM),
+    "cap_bset_drop": (lambda w: w.app.sys.prctl(24, CAP_SYS_ADMIN), E.EPERM),
+    "cap_setuid": (lambda w: w.app.sys.setuid(0), E.EPERM),
+    "cap_mount": (lambda w: w.app.sys.mount("proc", "/tmp", "proc", 0, ""), E.EPERM),
+}
+
+
+@pytest.mark.parametrize("name", list(DENIALS))
+def test_every_denial_carries_an_explanation(name: str) -> None:
+    """The errno is the kernel's, .explain is non-empty, and why() names the deciding function with it."""
+    action, errno = DENIALS[name]
+    w = World()
+    with w.k.trace() as tr:
+        err = _expect_errno(errno, lambda: action(w))
+    assert err is not None
+    explain = getattr(err, "explain", None)
+    assert explain and explain.strip(), f"{name}: no explanation"
+    first = tr.why().splitlines()[0]
+    from simkernel.errors import errno_name
+    assert first.startswith(f"{errno_name(errno)} from "), first
+    assert "(no explanation recorded)" not in first
+    origin = first.split(" from ", 1)[1].split(":", 1)[0]
+    assert tr.find(origin), f"{name}: why() names {origin!r}, which is not in the trace"
+
+
+def test_not_dumpable_is_decided_by_the_dumpable_check() -> None:
+    """Same uid, DAC passed by capability: __ptrace_may_access refuses because the mm is not dumpable."""
+    action, _ = DENIALS["mf_not_dumpable_ptrace"]
+    w = World()
+    with w.k.trace() as tr:
+        _expect_errno(E.EACCES, lambda: action(w))
+    why = tr.why()
+    assert "the target is not dumpable (dumpable=0)" in why.splitlines()[0]
+    assert "said no: __ptrace_may_access -> EPERM: ptrace PTRACE_MODE_READ_FSCREDS: the target is not dumpable" \
+        in why

@@ -33,11 +33,14 @@ class HostTally:
     def __init__(self) -> None:
         self.observations = 0
         self.comparing_tests: set[str] = set()
-        self.outcomes: dict[str, str] = {}  # nodeid -> "passed" | "failed" | "skipped"
+        self.outcomes: dict[str, str] = {}  # nodeid -> "passed" | "failed" | "skipped" | "xfailed"
 
     def record(self, report: pytest.TestReport) -> None:
         """Fold one phase report into the test's outcome (a failure or skip in any phase wins)."""
-        if report.skipped:
+        if hasattr(report, "wasxfail"):
+            # an expected failure ran (xfail) or unexpectedly passed (xpass): it ran, it was not skipped
+            self.outcomes[report.nodeid] = "xfailed" if report.skipped else "failed" if report.failed else "passed"
+        elif report.skipped:
             self.outcomes[report.nodeid] = "skipped"
         elif report.failed:
             self.outcomes[report.nodeid] = "failed"
@@ -47,7 +50,8 @@ class HostTally:
     def totals(self) -> dict[str, Any]:
         values = list(self.outcomes.values())
         return {
-            "tests_run": values.count("passed") + values.count("failed"),
+            "tests_run": values.count("passed") + values.count("failed") + values.count("xfailed"),
+            "tests_xfailed": values.count("xfailed"),
             "tests_skipped": values.count("skipped"),
             "tests_failed": values.count("failed"),
             "observations": self.observations,

@@ -9,10 +9,11 @@ errno it raised.  `str(tr)` is an indented text tree, `tr._repr_html_()` a colla
     >>> k = simkernel.Kernel()
     >>> with k.trace() as tr:
     ...     _ = k.init.sys.getpid()
-    >>> print(tr)
+    >>> for line in tr.lines()[:3]:
+    ...     print(line)
     [pid 1] getpid() = 1
       sys_getpid() = 1
-      ...
+        task_tgid_vnr(task 1) = 1
 
 How it works, and why it costs nothing when off: the tracer is one layer on the syscall hook
 (`kernel.hooks["syscall"]`, called by `simkernel.syscalls.Sys._call`).  Only while a traced system call runs
@@ -168,6 +169,7 @@ _RENDERERS: dict[str, Callable[[Any], str]] = {
     "VfsMount": lambda v: f"mount {v.mnt_id}",
     "SuperBlock": lambda v: f"sb {v.s_id}",
     "Pid": lambda v: f"pid {v.nr}",
+    "PidNamespace": lambda v: f"pid_ns level {v.level}",
     "stat_result": lambda v: f"stat(ino={v.st_ino}, mode={v.st_mode:o})",
 }
 

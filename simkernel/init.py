@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 
 from simkernel.fs.fdtable import FilesStruct
 from simkernel.fs.path import Path
-from simkernel.kernel.cred import Cred
+from simkernel.kernel.cred import cred_init_full
 from simkernel.kernel.nsproxy import Nsproxy
 from simkernel.kernel.task import FsStruct, PidNamespace, SignalStruct, Task
-from simkernel.uapi.capability import CAP_FULL_SET
 
 if TYPE_CHECKING:
     from simkernel.machine import Kernel
@@ -36,12 +35,6 @@ ROOTFS_FILES: tuple[tuple[str, int, bytes], ...] = (
 )
 
 
-def _init_cred(k: Kernel) -> Cred:
-    """INIT_CRED: uid 0, every capability in permitted, effective and bounding. Linux: kernel/cred.c"""
-    return Cred(cap_permitted=CAP_FULL_SET, cap_effective=CAP_FULL_SET, cap_bset=CAP_FULL_SET,
-                user_ns=k.init_user_ns)
-
-
 def start_kernel(k: Kernel) -> None:
     """Boot `k`: see the module docstring. Linux: init/main.c:start_kernel()"""
     from simkernel.drivers.char.mem import chr_dev_register
@@ -55,7 +48,7 @@ def start_kernel(k: Kernel) -> None:
     shmem_init(k)
     chr_dev_register(k)
 
-    cred = _init_cred(k)
+    cred = cred_init_full(k)
     root = Path(k.init_mnt_ns.root, k.init_mnt_ns.root.mnt_root)
     pid = alloc_pid(k.init_pid_ns)
     mm = mm_alloc(k, k.init_user_ns)
@@ -71,15 +64,16 @@ def start_kernel(k: Kernel) -> None:
 
 
 def _populate_rootfs(k: Kernel, init: Task) -> None:
-    """Make the directories, /dev/zero and a few files through init's syscalls, then mount /proc."""
+    """Make the directories, /dev/null, /dev/zero and a few files through init's syscalls, then mount /proc."""
     from simkernel.uapi import fcntl as F
     from simkernel.uapi import stat as S
     s = init.sys
     for path, mode in ROOTFS_LAYOUT:
         s.mkdir(path, mode)
         s.chmod(path, mode)
-    s.mknod("/dev/zero", S.S_IFCHR | 0o666, (1 << 8) | 5)   # makedev(1, 5), as userspace passes it
-    s.chmod("/dev/zero", 0o666)
+    for name, minor in (("null", 3), ("zero", 5)):   # drivers/char/mem.c devlist: makedev(1, minor)
+        s.mknod(f"/dev/{name}", S.S_IFCHR | 0o666, (1 << 8) | minor)
+        s.chmod(f"/dev/{name}", 0o666)
     for path, mode, data in ROOTFS_FILES:
         fd = s.open(path, F.O_CREAT | F.O_WRONLY | F.O_TRUNC, mode)
         s.write(fd, data)

@@ -35,6 +35,7 @@ class Sysctl:
     values: dict[str, int] = field(factory=lambda: {
         "vm.max_map_count": 65530,
         "vm.mmap_min_addr": 4096,
+        "vm.memfd_noexec": 0,
         "fs.suid_dumpable": 0,
         # as on the reference host (systemd's defaults): hard links protected, the others off
         "fs.protected_hardlinks": 1,

@@ -43,6 +43,7 @@ class FileOperations:
       llseek(current, file, offset, whence) -> int
       iterate_shared(current, file, ctx) -> None          (fills a DirContext)
       mmap(current, file, vma) -> None
+      get_unmapped_area(current, file, addr, len, pgoff, flags) -> int
       release(inode, file) -> None
     """
 
@@ -52,6 +53,7 @@ class FileOperations:
     llseek: Callable[..., Any] | None = None
     iterate_shared: Callable[..., Any] | None = None
     mmap: Callable[..., Any] | None = None
+    get_unmapped_area: Callable[..., Any] | None = None
     release: Callable[..., Any] | None = None
 
 

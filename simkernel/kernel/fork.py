@@ -188,7 +188,7 @@ def ksys_unshare(current: Task, flags: int) -> None:
         flags |= C.CLONE_FS
     check_unshare_flags(current, flags)
     from simkernel.kernel.cred import commit_creds
-    from simkernel.security.commoncap import cap_capable
+    from simkernel.kernel.capability import ns_capable
     from simkernel.uapi.capability import CAP_SYS_ADMIN
     new_fs = None
     if flags & C.CLONE_FS and current.fs is not None and current.fs.users > 1:   # unshare_fs()
@@ -203,10 +203,9 @@ def ksys_unshare(current: Task, flags: int) -> None:
     user_ns = new_cred.user_ns if new_cred is not None else current.cred.user_ns
     new_mnt = current.nsproxy.mnt_ns
     new_pid_ns = current.nsproxy.pid_ns_for_children
-    if flags & _UNSHARE_NS:
-        cred_for_check = new_cred if new_cred is not None else current.cred
-        if cap_capable(cred_for_check, user_ns, CAP_SYS_ADMIN, 0) != 0:
-            raise KernelError(E.EPERM, "unshare of a namespace needs CAP_SYS_ADMIN in the user namespace")
+    if flags & _UNSHARE_NS and not ns_capable(current, user_ns, CAP_SYS_ADMIN):
+        # unshare_nsproxy_namespaces(): the caller's current creds, against the (new) user namespace
+        raise KernelError(E.EPERM, "unshare of a namespace needs CAP_SYS_ADMIN in the user namespace")
     if new_cred is not None:
         commit_creds(current, new_cred)
     if new_fs is not None:
@@ -264,7 +263,7 @@ def get_task_mm(task: Task) -> MmStruct | None:
 
 
 def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
-    """mm_access(): the target's mm if the caller passes ptrace_may_access(mode) (or it is its own mm).
+    """mm_access(): the target's mm if may_access_mm() allows it.
 
     Takes exec_update_lock killably (EINTR with a fatal signal pending).  With no mm: ESRCH since the
     "mm: refactor mm_access() to not return NULL" change (v6.13 era, profile switch `mm_access_esrch`),
@@ -275,7 +274,6 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
 
     Linux: kernel/fork.c:mm_access()
     """
-    from simkernel.kernel.ptrace import ptrace_may_access_explain
     lock = task.signal.exec_update_lock
     lock.down_read_killable(current)
     try:
@@ -284,12 +282,33 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
             if current.kernel.version.mm_access_esrch:
                 raise KernelError(E.ESRCH, "mm_access: the task has no mm (kernel thread or exited)")
             return None
-        if mm is not current.mm:
-            ok, why = ptrace_may_access_explain(current, task, mode)
-            if not ok:
-                from simkernel.mm.mmap import mmput
-                mmput(mm)
-                raise KernelError(E.EACCES, f"mm_access: ptrace_may_access() denied: {why}")
+        ok, why = may_access_mm(current, mm, task, mode)
+        if not ok:
+            from simkernel.mm.mmap import mmput
+            mmput(mm)
+            raise KernelError(E.EACCES, f"mm_access: {why}")
         return mm
     finally:
         lock.up_read()
+
+
+def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int) -> tuple[bool, str]:
+    """may_access_mm(): the caller's own mm; or ptrace_may_access(mode); or, for a read, perfmon_capable()
+    (CAP_PERFMON or CAP_SYS_ADMIN in the initial user namespace).  Returns (allowed, reason).
+
+    The third rule is why a caller that fails the ptrace check but holds CAP_PERFMON can list map_files
+    and read maps (mm_access paths) while readlink still gives EACCES (a plain ptrace check) — observed
+    on the host kernel.
+
+    Linux: kernel/fork.c:may_access_mm()
+    """
+    from simkernel.kernel.capability import perfmon_capable
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ, ptrace_may_access_explain
+    if mm is current.mm:
+        return True, "the caller's own mm"
+    ok, why = ptrace_may_access_explain(current, task, mode)
+    if ok:
+        return True, why
+    if mode & PTRACE_MODE_READ and perfmon_capable(current):
+        return True, "perfmon_capable(): CAP_PERFMON or CAP_SYS_ADMIN in the initial user namespace"
+    return False, f"ptrace_may_access() denied ({why}) and the caller is not perfmon_capable()"

@@ -220,7 +220,7 @@ def _vma_multi_allowed(vma: VmAreaStruct) -> bool:
     """
     file = vma.vm_file
     if file is not None and not vma_is_shmem(vma):
-        return getattr(file.f_op, "get_unmapped_area", None) is None
+        return file.f_op.get_unmapped_area is None
     return True
 
 

@@ -334,7 +334,7 @@ def get_unmapped_area(current: Task, file: File | None, addr: int, length: int, 
         raise KernelError(E.ENOMEM)
     get_area: Any = None
     if file is not None:
-        get_area = getattr(file.f_op, "get_unmapped_area", None)
+        get_area = file.f_op.get_unmapped_area
     if file is None:
         pgoff = 0
     if get_area is not None:

@@ -162,11 +162,6 @@ def test_gates_target_mixed_ids(host: Any, compared: Any) -> None:
     run_compare(host, compared, scenario_gates, "mixed")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "simkernel/kernel/fork.py:mm_access() lacks may_access_mm()'s third rule: a PTRACE_MODE_READ access is "
-    "also allowed when perfmon_capable() (CAP_PERFMON or CAP_SYS_ADMIN in the initial namespace). On the host "
-    "a caller failing ptrace_may_access() but holding CAP_PERFMON/CAP_SYS_ADMIN lists and lstat()s map_files "
-    "and reads maps (mm_access paths) while readlink/follow still give EACCES (ptrace_may_access paths)"))
 @pytest.mark.parametrize("kind", ["user", "root"])
 def test_gates_perfmon_capable_observers(host: Any, compared: Any, kind: str) -> None:
     """Observers that are perfmon_capable() but not ptrace-capable, against a user and a root target."""

@@ -5,9 +5,8 @@ capabilities, an attempted setfsuid/setfsgid); both machines run the same pair a
 lstat, readlink and open through the link, the value or errno.  ~30 examples, derandomized, one HostKernel
 for all of them (each example spawns its own tasks; the kernel object is closed by the fixture).
 
-The capability pool leaves out CAP_SYS_ADMIN and CAP_PERFMON while simkernel/kernel/fork.py:mm_access()
-lacks the perfmon_capable() rule (see tests/host/test_map_files_perms_host.py::
-test_gates_perfmon_capable_observers, xfail); CAP_CHECKPOINT_RESTORE still exercises following.
+The capability pool includes CAP_SYS_ADMIN and CAP_PERFMON (mm_access()'s perfmon_capable() rule) and
+CAP_CHECKPOINT_RESTORE (following).
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simkernel.uapi import (
-    CAP_CHECKPOINT_RESTORE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_SETGID, CAP_SETUID,
-    CAP_SYS_PTRACE, MAP_PRIVATE, O_RDONLY, O_RDWR, PR_SET_DUMPABLE, PROT_READ,
+    CAP_CHECKPOINT_RESTORE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_PERFMON, CAP_SETGID,
+    CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_PTRACE, MAP_PRIVATE, O_RDONLY, O_RDWR, PR_SET_DUMPABLE, PROT_READ,
 )
 from tests.host.scenarios_procfs import (
     BASE, FIXED, PAGE, Obs, listing, lstat_view, make_file, mf, open_close, rng, sim_prepare_dir, spawn,
@@ -28,7 +27,8 @@ from tests.host.scenarios_procfs import (
 
 IDS = st.sampled_from([0, 1000, 1001])
 CAPS = st.lists(st.sampled_from([CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_CHECKPOINT_RESTORE,
-                                 CAP_SETUID, CAP_SETGID, CAP_FOWNER]), unique=True, max_size=4)
+                                 CAP_SETUID, CAP_SETGID, CAP_FOWNER, CAP_SYS_ADMIN, CAP_PERFMON]),
+                unique=True, max_size=4)
 R = (BASE, BASE + PAGE)
 
 target_st = st.fixed_dictionaries({

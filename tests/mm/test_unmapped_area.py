@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simkernel.drivers.char.mem import MemFileOperations
+from simkernel.fs.file import FileOperations
 from simkernel.errors import KernelError
 from simkernel.mm import unmapped_area as U
 from simkernel.uapi import errno as E
@@ -77,7 +77,7 @@ def test_thp_get_unmapped_area_hint(t: Any) -> None:
 def _custom(t: Any, result: int) -> int:
     fd = t.sys.open("/tmp/c", O_CREAT | O_RDWR, 0o644)
     f = t.files.fget(fd)
-    f.f_op = MemFileOperations(mmap=f.f_op.mmap, get_unmapped_area=lambda *a: result)
+    f.f_op = FileOperations(mmap=f.f_op.mmap, get_unmapped_area=lambda *a: result)
     return fd
 
 

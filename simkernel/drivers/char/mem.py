@@ -12,9 +12,8 @@ get_unmapped_area_zero, chr_dev_init)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
-from attrs import frozen
 
 from simkernel.fs.file import FileOperations
 from simkernel.fs.super import MKDEV
@@ -27,22 +26,12 @@ if TYPE_CHECKING:
     from simkernel.machine import Kernel
     from simkernel.mm.mm_types import VmAreaStruct
 
-__all__ = ["MemFileOperations", "zero_fops", "null_fops", "read_zero", "write_null", "null_lseek", "mmap_zero",
+__all__ = ["zero_fops", "null_fops", "read_zero", "write_null", "null_lseek", "mmap_zero",
            "get_unmapped_area_zero", "chr_dev_register", "MEM_MAJOR", "DEVNULL_MINOR", "DEVZERO_MINOR"]
 
 MEM_MAJOR = 1
 DEVNULL_MINOR = 3
 DEVZERO_MINOR = 5
-
-
-@frozen
-class MemFileOperations(FileOperations):
-    """file_operations with the `get_unmapped_area` slot (include/linux/fs.h):
-
-      get_unmapped_area(current, file, addr, len, pgoff, flags) -> int
-    """
-
-    get_unmapped_area: Callable[..., Any] | None = None
 
 
 def read_zero(current: Task, file: File, count: int, pos: int) -> bytes:
@@ -88,9 +77,9 @@ def get_unmapped_area_zero(current: Task, file: File, addr: int, length: int, pg
     return thp_get_unmapped_area(current, file, addr, length, pgoff, flags)
 
 
-zero_fops = MemFileOperations(read=read_zero, write=write_null, llseek=null_lseek, mmap=mmap_zero,
+zero_fops = FileOperations(read=read_zero, write=write_null, llseek=null_lseek, mmap=mmap_zero,
                               get_unmapped_area=get_unmapped_area_zero)
-null_fops = MemFileOperations(read=read_null, write=write_null, llseek=null_lseek)
+null_fops = FileOperations(read=read_null, write=write_null, llseek=null_lseek)
 
 
 def chr_dev_register(kernel: Kernel) -> None:

@@ -199,6 +199,7 @@ def _flag_names(value: int, table: tuple[tuple[int, str], ...], zero: str) -> st
 
 _MAY = ((0x1, "MAY_EXEC"), (0x2, "MAY_WRITE"), (0x4, "MAY_READ"), (0x8, "MAY_APPEND"), (0x10, "MAY_ACCESS"),
         (0x20, "MAY_OPEN"), (0x40, "MAY_CHDIR"), (0x80, "MAY_NOT_BLOCK"))
+_PTRACE_MODE_FUNCS = frozenset({"mm_access", "may_access_mm", "proc_mem_open"})   # `mode` is PTRACE_MODE_*
 _PTRACE_MODE = ((0x1, "PTRACE_MODE_READ"), (0x2, "PTRACE_MODE_ATTACH"), (0x4, "PTRACE_MODE_NOAUDIT"),
                 (0x8, "PTRACE_MODE_FSCREDS"), (0x10, "PTRACE_MODE_REALCREDS"))
 
@@ -231,7 +232,7 @@ def render_value(v: Any, name: str = "", func: str = "") -> str:
 def _render_int(v: int, name: str, func: str) -> str:
     if name == "mask" and 0 <= v < 0x100:
         return _flag_names(v, _MAY, "0")
-    if name == "mode" and ("ptrace" in func or func == "mm_access"):
+    if name == "mode" and ("ptrace" in func or func in _PTRACE_MODE_FUNCS):
         return _flag_names(v, _PTRACE_MODE, "0")
     if name == "cap":
         from simkernel.uapi.capability import CAP_NAMES

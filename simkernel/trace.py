@@ -25,7 +25,8 @@ return by its last instruction, and the exception comes from the 'exception' eve
 active no hook is installed and no trace function is set: the syscall path is the one without a tracer.
 
 Simplification: kernel functions called outside a system call (by a notebook calling them directly) are not
-recorded; `sys.settrace` is per thread and the simulation is single-threaded.
+recorded; `sys.settrace` is per thread and the simulation is single-threaded.  Two traces active on one kernel
+at once both record the syscalls, but only the innermost records the kernel functions (one trace function).
 
 Linux: kernel/trace/trace_functions_graph.c (the output this imitates)
 """

@@ -79,7 +79,20 @@ def release_task(task: Task) -> None:
         parent.children.remove(task)
 
 
+def _synchronize_group_exit(task: Task, code: int) -> None:
+    """synchronize_group_exit(): the last thread to exit, with no group exit under way, makes its own code
+    the process's exit status (so wait4 reports the *last* thread's exit(2) code, not the leader's).
+
+    Linux: kernel/exit.c:synchronize_group_exit() (since v5.19)
+    """
+    signal = task.signal
+    if not signal.group_exit and all(t is task or t.flags & PF_EXITING for t in signal.threads):
+        signal.group_exit = True
+        signal.group_exit_code = code
+
+
 def _exit_one(task: Task, code: int) -> None:
+    _synchronize_group_exit(task, code)
     task.flags |= PF_EXITING
     task.exit_code = code
     exit_mm(task)
@@ -138,6 +151,7 @@ def do_group_exit(current: Task, code: int) -> None:
     if current.pid == 1:
         raise RuntimeError("attempted to kill init! (the simulated kernel would panic)")
     current.signal.group_exit = True
+    current.signal.group_exit_code = code
     leader = current.group_leader
     others = [t for t in current.signal.threads if t is not leader and t.state == TASK_RUNNING]
     for t in others + ([leader] if leader.state == TASK_RUNNING else []):
@@ -172,7 +186,7 @@ def kernel_waitid_wait4(current: Task, pid: int, options: int) -> tuple[int, int
         raise KernelError(E.ECHILD)
     for c in children:
         if c.state == EXIT_ZOMBIE and _group_dead(c):   # delay_group_leader(): threads still run
-            status = c.exit_code
+            status = c.signal.group_exit_code if c.signal.group_exit else c.exit_code
             nr = c.thread_pid.nr_ns(ns)
             release_task(c)
             return nr, status

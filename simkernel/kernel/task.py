@@ -86,7 +86,8 @@ class SignalStruct:
     cred_guard_mutex: Mutex = field(factory=lambda: Mutex("&sig->cred_guard_mutex"))
     exec_update_lock: RwSemaphore = field(factory=lambda: RwSemaphore("&sig->exec_update_lock"))
     threads: list[Task] = field(factory=list, repr=False)
-    group_exit: bool = False
+    group_exit: bool = False        # SIGNAL_GROUP_EXIT
+    group_exit_code: int = 0        # the status wait4 reports once group_exit is set
 
 
 @define(eq=False)

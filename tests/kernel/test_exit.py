@@ -61,7 +61,8 @@ def test_do_group_exit_ends_every_thread(k):
 
 
 def test_do_exit_leader_before_threads_is_not_reapable(k):
-    """exit(2) of a leader whose threads run: a zombie nobody can reap yet (delay_group_leader)."""
+    """exit(2) of a leader whose threads run: a zombie nobody can reap yet (delay_group_leader); the status
+    is then the last thread's exit code (synchronize_group_exit)."""
     p = k.spawn("p")
     c = p.sys.fork()
     th = c.sys.clone(THREAD)
@@ -70,7 +71,17 @@ def test_do_exit_leader_before_threads_is_not_reapable(k):
     assert p.sys.waitpid(c.pid, WNOHANG) == (0, 0)
     th.sys.exit(9)
     assert th.state == EXIT_DEAD
-    assert p.sys.waitpid(c.pid, 0) == (c.pid, 4 << 8)
+    assert p.sys.waitpid(c.pid, 0) == (c.pid, 9 << 8)   # the last thread's code (host-verified)
+
+
+def test_synchronize_group_exit_keeps_exit_group_code(k):
+    """After exit_group the status is the group's code, whichever thread ends last."""
+    p = k.spawn("p")
+    c = p.sys.fork()
+    c.sys.clone(THREAD)
+    c.sys.exit_group(3)
+    assert c.signal.group_exit and c.signal.group_exit_code == 3 << 8
+    assert p.sys.waitpid(c.pid, 0) == (c.pid, 3 << 8)
 
 
 def test_do_group_exit_closes_files(k):

@@ -668,9 +668,6 @@ def test_quit_with_a_redirect_still_closes_the_file() -> None:
 
 # -- simulation bugs found through the shell ---------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="simkernel/fs/proc/root.py:PROC_ROOT_INODE_OPERATIONS has no getattr; "
-                   "Linux's fs/proc/root.c:proc_root_getattr() reports nlink = proc_root.nlink + nr_processes() "
-                   "(`stat /proc` on the 6.18.44 host: Links: 97 with ~90 processes), the model always 2")
 def test_stat_proc_links_count_the_processes() -> None:
     """`stat /proc` counts one link per process (init and two spawned ones: 2 + 3)."""
     status, out, _ = sh("spawn a\nspawn b\nstat /proc\n")

@@ -169,7 +169,18 @@ def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
 
 
 
-PROC_ROOT_INODE_OPERATIONS = InodeOperations(lookup=proc_root_lookup)
+def proc_root_getattr(current: Task, path: Any, stat: Any) -> None:
+    """proc_root_getattr(): nlink = proc_root's own links + nr_processes() (thread-group leaders, zombies
+    included).  Simplification: the static /proc subdirectories (sys, fs, driver, ...) are not modelled, so
+    proc_root's own count is 2.  Linux: fs/proc/root.c:proc_root_getattr()
+    """
+    from simkernel.fs.inode import generic_fillattr
+    generic_fillattr(path.dentry.d_inode, stat)
+    k = current.kernel
+    stat.nlink = 2 + sum(1 for t in k.tasks.values() if t.group_leader is t)
+
+
+PROC_ROOT_INODE_OPERATIONS = InodeOperations(lookup=proc_root_lookup, getattr=proc_root_getattr)
 PROC_ROOT_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_root_readdir,
                                       llseek=generic_file_llseek)
 

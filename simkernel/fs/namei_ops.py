@@ -16,7 +16,8 @@ from simkernel.fs.dcache import DCACHE_MOUNTED, Dentry, dont_mount
 from simkernel.fs.inode import MAY_EXEC, MAY_READ, MAY_WRITE, S_APPEND, S_IMMUTABLE, Inode, inode_permission
 from simkernel.fs.namei import (IS_DEADDIR, LAST_DOT, LAST_DOTDOT, LAST_NORM, LAST_ROOT, LOOKUP_EMPTY,
                                 LOOKUP_FOLLOW, NameiData, filename_lookup, filename_parentat_nd, getname, lookup_one)
-from simkernel.fs.open import mnt_want_write, vfs_prepare_mode
+from simkernel.fs.namei_open import vfs_prepare_mode
+from simkernel.fs.open import mnt_want_write
 from simkernel.fs.path import Path
 from simkernel.uapi import errno as E
 from simkernel.uapi import fcntl as F

@@ -13,9 +13,10 @@ It behaves like tmpfs in Linux 6.18 for what userspace sees:
 
 Example: create a, b, c in a fresh directory, rename b to z: getdents lists ".", "..", "z", "c", "a".
 
+The directory machinery shared with libfs (simple_lookup, offsets, readdir, directory lseek) is in libfs.py.
+
 Linux: mm/shmem.c (shmem_mknod, shmem_link, shmem_unlink, shmem_rmdir, shmem_rename2, shmem_symlink,
-shmem_tmpfile, shmem_setattr, shmem_file_llseek), fs/libfs.c (simple_lookup, simple_offset_*, offset_readdir,
-offset_dir_llseek), fs/ramfs/inode.c
+shmem_tmpfile, shmem_setattr, shmem_file_llseek), fs/ramfs/inode.c
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 from simkernel.errors import KernelError
-from simkernel.fs.dcache import _d_rehash, d_add, d_delete, d_instantiate, d_make_root
+from simkernel.fs.dcache import _d_rehash, d_delete, d_instantiate, d_make_root
 from simkernel.fs.file import FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, S_DEAD, inode_init_owner
-from simkernel.fs.readdir import dir_emit, dir_emit_dots
+from simkernel.fs.libfs import (DIR_OFFSET_EOD, DIR_OFFSET_MIN, MAX_LFS_FILESIZE, OffsetCtx, _link_child, _offsets,
+                                _unlink_child, generic_read_dir, offset_dir_llseek, offset_readdir, simple_lookup,
+                                simple_offset_add, simple_offset_empty, simple_offset_remove)
 from simkernel.fs.super import FileSystemType, SuperBlock
 from simkernel.uapi import errno as E
 from simkernel.uapi import fcntl as F
@@ -44,27 +47,10 @@ __all__ = ["RAMFS_TYPE", "TMPFS_TYPE", "ramfs_fill_super", "ramfs_get_inode", "g
            "file_remove_privs", "ramfs_setsize", "OffsetCtx", "RamfsFileInfo", "BOGO_DIRENT_SIZE",
            "DIR_OFFSET_MIN", "DIR_OFFSET_EOD"]
 
-NAME_MAX = 255
 PAGE_SIZE = 4096
-MAX_LFS_FILESIZE = (1 << 63) - 1
 BOGO_DIRENT_SIZE = 20
 SHORT_SYMLINK_LEN = 128
-DIR_OFFSET_FIRST = 2             # find the first real entry
-DIR_OFFSET_MIN = 3               # the lowest offset handed out
-DIR_OFFSET_EOD = 2147483647      # end of directory (observed on v6.18: getdents d_off and lseek(SEEK_CUR))
 SEEK_DATA, SEEK_HOLE = 3, 4
-
-
-@define(eq=False)
-class OffsetCtx:
-    """struct offset_ctx + the directory's d_children list (fs/libfs.c simple_offset_*).
-
-    `children` is d_children order: newest first.  `by_offset` is the maple tree: offset -> dentry.
-    """
-
-    next_offset: int = DIR_OFFSET_MIN
-    by_offset: dict[int, Any] = field(factory=dict)
-    children: list[Any] = field(factory=list)
 
 
 @define(eq=False)
@@ -72,68 +58,6 @@ class RamfsFileInfo:
     """What a regular file keeps beyond struct inode: the indices of the pages that hold data."""
 
     pages: set[int] = field(factory=set)
-
-
-def _offsets(dir: Inode) -> OffsetCtx:
-    if dir.i_private is None:
-        dir.i_private = OffsetCtx()
-    return dir.i_private
-
-
-def simple_offset_add(dir: Inode, dentry: Dentry) -> None:
-    """simple_offset_add(): the next offset of the directory's cyclic counter. Linux: fs/libfs.c"""
-    ctx = _offsets(dir)
-    off = ctx.next_offset
-    ctx.next_offset += 1
-    ctx.by_offset[off] = dentry
-    dentry.d_fsdata = off
-
-
-def simple_offset_remove(dir: Inode, dentry: Dentry) -> None:
-    """simple_offset_remove(). Linux: fs/libfs.c"""
-    off = dentry.d_fsdata
-    if not off:
-        return
-    ctx = _offsets(dir)
-    if ctx.by_offset.get(off) is dentry:
-        del ctx.by_offset[off]
-    dentry.d_fsdata = 0
-
-
-def simple_offset_empty(dentry: Dentry) -> bool:
-    """simple_offset_empty(): no positive child (True for a non-directory). Linux: fs/libfs.c"""
-    inode = dentry.d_inode
-    if inode is None or not S.S_ISDIR(inode.i_mode):
-        return True
-    return not _offsets(inode).by_offset
-
-
-def _link_child(dir: Inode, dentry: Dentry) -> None:
-    """d_alloc()/__d_move(): the dentry goes to the head of the directory's d_children."""
-    ctx = _offsets(dir)
-    if dentry in ctx.children:
-        ctx.children.remove(dentry)
-    ctx.children.insert(0, dentry)
-
-
-def _unlink_child(dir: Inode, dentry: Dentry) -> None:
-    ctx = _offsets(dir)
-    if dentry in ctx.children:
-        ctx.children.remove(dentry)
-
-
-def simple_lookup(current: Any, dir: Inode, dentry: Dentry, flags: int) -> Dentry | None:
-    """simple_lookup(): a miss in an in-memory fs is a negative dentry.
-
-    Raises:
-        KernelError(ENAMETOOLONG): the name is longer than NAME_MAX (255 bytes).
-
-    Linux: fs/libfs.c:simple_lookup()
-    """
-    if len(dentry.d_name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        raise KernelError(E.ENAMETOOLONG)
-    d_add(dentry, None)
-    return None
 
 
 def _now(inode: Inode) -> int:
@@ -349,51 +273,6 @@ def _tmpfile(current: Any, dir: Inode, parent: Dentry, mode: int, linkable: bool
     return dentry
 
 
-def offset_readdir(current: Any, file: File, ctx: Any) -> None:
-    """offset_readdir(): ".", "..", then from the entry at ctx.pos (the last offset at or below it) along
-    d_children; ctx.pos ends at DIR_OFFSET_EOD.
-
-    Linux: fs/libfs.c:offset_readdir(), offset_iterate_dir(), offset_dir_lookup(), find_positive_dentry()
-    """
-    if not dir_emit_dots(file, ctx):
-        return
-    if ctx.pos == DIR_OFFSET_EOD:
-        return
-    offs = _offsets(file.f_inode)
-    children = offs.children
-    if not children:
-        ctx.pos = DIR_OFFSET_EOD
-        return
-    start = 0
-    if ctx.pos != DIR_OFFSET_FIRST:
-        below = [o for o in offs.by_offset if DIR_OFFSET_MIN <= o <= ctx.pos]
-        if below:
-            start = children.index(offs.by_offset[max(below)])
-    for d in children[start:]:
-        ctx.pos = d.d_fsdata
-        if not dir_emit(ctx, d.d_name, d.d_inode.i_ino, S.dt_type(d.d_inode.i_mode)):
-            return
-    ctx.pos = DIR_OFFSET_EOD
-
-
-def offset_dir_llseek(current: Any, file: File, offset: int, whence: int) -> int:
-    """offset_dir_llseek(): SEEK_SET and SEEK_CUR to any non-negative position; nothing else.
-
-    Raises:
-        KernelError(EINVAL): SEEK_END/SEEK_DATA/SEEK_HOLE, or a negative result.
-
-    Linux: fs/libfs.c:offset_dir_llseek()
-    """
-    if whence == F.SEEK_CUR:
-        offset += file.f_pos
-    elif whence != F.SEEK_SET:
-        raise KernelError(E.EINVAL)
-    if offset < 0 or offset > MAX_LFS_FILESIZE:
-        raise KernelError(E.EINVAL)
-    file.f_pos = offset
-    return offset
-
-
 def generic_file_llseek(current: Any, file: File, offset: int, whence: int) -> int:
     """generic_file_llseek(): SEEK_SET/CUR/END within [0, MAX_LFS_FILESIZE].
 
@@ -454,7 +333,7 @@ def file_remove_privs(current: Any, inode: Inode) -> None:
 
     Linux: fs/inode.c:file_remove_privs(), fs/attr.c:setattr_should_drop_suidgid()
     """
-    from simkernel.fs.open import setattr_should_drop_sgid
+    from simkernel.fs.attr import setattr_should_drop_sgid
     from simkernel.kernel.capability import capable
     from simkernel.uapi.capability import CAP_FSETID
     mode = inode.i_mode
@@ -550,12 +429,7 @@ def dcache_dir_open(current: Any, inode: Inode, file: File) -> None:
     return None
 
 
-def _generic_read_dir(current: Any, file: File, count: int, pos: int) -> bytes:
-    """generic_read_dir(): read(2) on a directory. Linux: fs/libfs.c"""
-    raise KernelError(E.EISDIR)
-
-
-ramfs_dir_operations = FileOperations(open=dcache_dir_open, read=_generic_read_dir, iterate_shared=offset_readdir,
+ramfs_dir_operations = FileOperations(open=dcache_dir_open, read=generic_read_dir, iterate_shared=offset_readdir,
                                       llseek=offset_dir_llseek)
 ramfs_file_operations = FileOperations(read=generic_file_read, write=generic_file_write,
                                        llseek=shmem_file_llseek, mmap=generic_file_mmap)

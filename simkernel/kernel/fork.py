@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simkernel.errors import KernelError
-from simkernel.fs.fdtable import FilesStruct
 from simkernel.kernel.nsproxy import Nsproxy
 from simkernel.kernel.task import PF_KTHREAD, FsStruct, Pid, PidNamespace, SignalStruct, Task
 from simkernel.uapi import errno as E

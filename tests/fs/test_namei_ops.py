@@ -7,7 +7,7 @@ import pytest
 
 from simkernel.fs import namei_ops as NO
 from simkernel.fs.inode import S_APPEND, S_IMMUTABLE
-from simkernel.fs.namei import LOOKUP_FOLLOW, filename_lookup
+from simkernel.fs.namei import filename_lookup
 from simkernel.uapi import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, CAP_DAC_READ_SEARCH, CAP_FOWNER, O_PATH
 from simkernel.uapi import errno as E
 from tests.fs.vfskit import boot, mkdir, mkfile

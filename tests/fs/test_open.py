@@ -5,6 +5,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from simkernel.fs import attr as AT
+from simkernel.fs import namei_open as NOP
 from simkernel.fs import open as OP
 from simkernel.fs.inode import MAY_APPEND, MAY_READ, MAY_WRITE, S_APPEND
 from simkernel.fs.mount import MNT_NODEV, MNT_NOEXEC
@@ -210,14 +212,14 @@ def test_may_open_nodev_noexec_and_missing_driver(k):
         k.init.sys.open("/tmp/d/nodrv", O_RDONLY)
     path = filename_lookup(k.init, AT_FDCWD, "/tmp/d/D", 0)
     with kraises(E.EACCES):
-        OP.may_open(k.init, path, 1, 0)      # MAY_EXEC on a directory
+        NOP.may_open(k.init, path, 1, 0)      # MAY_EXEC on a directory
     dev = filename_lookup(k.init, AT_FDCWD, "/dev/zero", 0)
     with kraises(E.EACCES):
-        OP.may_open(k.init, dev, 1, 0)       # MAY_EXEC on a device
+        NOP.may_open(k.init, dev, 1, 0)       # MAY_EXEC on a device
     f = filename_lookup(k.init, AT_FDCWD, "/tmp/d/f", 0)
     f.mnt.mnt_flags |= MNT_NOEXEC
     with kraises(E.EACCES):
-        OP.may_open(k.init, f, 1, 0)
+        NOP.may_open(k.init, f, 1, 0)
     f.mnt.mnt_flags &= ~(MNT_NOEXEC | MNT_NODEV)
 
 
@@ -460,8 +462,16 @@ def test_notify_change_kill_only_returns_early(k):
     """notify_change with nothing but the kill bits and no set-id bit to clear changes nothing."""
     d = filename_lookup(k.init, AT_FDCWD, "/tmp/d/f", 0).dentry
     ctime = d.d_inode.i_ctime
-    OP.notify_change(k.init, d, OP.ATTR_KILL_SUID | OP.ATTR_KILL_SGID)
+    AT.notify_change(k.init, d, AT.ATTR_KILL_SUID | AT.ATTR_KILL_SGID)
     assert d.d_inode.i_ctime == ctime
+
+
+def test_moved_names_still_importable_from_open():
+    """do_filp_open/may_open/vfs_prepare_mode/mode_strip_sgid moved to namei_open.py but import from open.py."""
+    from simkernel.fs.open import do_filp_open, may_open  # noqa: F401
+    assert OP.vfs_prepare_mode is NOP.vfs_prepare_mode and OP.mode_strip_sgid is NOP.mode_strip_sgid
+    with pytest.raises(AttributeError):
+        OP.no_such_name
 
 
 def test_mnt_want_write_on_readonly_superblock(k):

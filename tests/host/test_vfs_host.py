@@ -981,3 +981,48 @@ def scenario_unshare_threads(k: Any, d: str) -> Obs:
 def test_unshare_in_threads_matches_host(host: Any, compared: Any) -> None:
     """A thread may unshare its fs_struct, fd table and mount namespace, not its thread group or VM."""
     run_both(host, compared, scenario_unshare_threads)
+
+
+# -- mounts: bind mounts, "..", EXDEV between mounts of one filesystem, EBUSY --------------------------------------
+def scenario_mounts(k: Any, d: str) -> Obs:
+    o = Obs()
+    s = k.init.sys
+    t = f"{d}/t"
+    s.mkdir(t, 0o755)
+    s.mount("tmpfs", t, "tmpfs", 0, "mode=755")
+    make_dir(k, f"{t}/src")
+    make_dir(k, f"{t}/src/in")
+    make_file(k, f"{t}/src/f")
+    make_dir(k, f"{t}/dst")
+    make_file(k, f"{t}/file-target")
+    o.do("bind dir", s.mount, f"{t}/src", f"{t}/dst", "none", 4096)
+    o.do("listing through bind", lambda: sorted(s.listdir(f"{t}/dst")))
+    o.do("same inode through bind", lambda: s.stat(f"{t}/dst/f").st_ino == s.stat(f"{t}/src/f").st_ino)
+    o.do(".. from bind root", lambda: sorted(s.listdir(f"{t}/dst/..")))
+    o.do(".. from inside bind", lambda: s.stat(f"{t}/dst/in/..").st_ino == s.stat(f"{t}/src").st_ino)
+    o.do("rename across bind (same fs)", s.rename, f"{t}/src/f", f"{t}/dst/g")
+    o.do("link across bind (same fs)", s.link, f"{t}/src/f", f"{t}/dst/g")
+    o.do("rename inside bind", s.rename, f"{t}/dst/f", f"{t}/dst/f2")
+    o.do("visible at source", lambda: sorted(s.listdir(f"{t}/src")))
+    o.do("rmdir bind mountpoint", s.rmdir, f"{t}/dst")
+    o.do("rename bind mountpoint", s.rename, f"{t}/dst", f"{t}/dst2")
+    o.do("rename onto bind mountpoint", s.rename, f"{t}/src/in", f"{t}/dst")
+    o.do("bind file on dir", s.mount, f"{t}/file-target", f"{t}/src/in", "none", 4096)
+    make_file(k, f"{t}/over")
+    o.do("bind file on file", s.mount, f"{t}/file-target", f"{t}/over", "none", 4096)
+    o.do("unlink bound file", s.unlink, f"{t}/over")
+    o.do("rename over bound file", s.rename, f"{t}/src/f2", f"{t}/over")
+    o.do("stat bound file", s.stat, f"{t}/over", view=stat_view)
+    o.do("mount on missing", s.mount, "tmpfs", f"{t}/missing", "tmpfs", 0, "")
+    o.do("stack tmpfs on dst", s.mount, "tmpfs", f"{t}/dst", "tmpfs", 0, "")
+    o.do("top of the stack", lambda: sorted(s.listdir(f"{t}/dst")))
+    o.do("cwd inside stacked", lambda: (s.chdir(f"{t}/dst"), s.getcwd())[1])
+    o.do("getcwd after chdir ..", lambda: (s.chdir(".."), s.getcwd())[1])
+    s.chdir("/")
+    return o
+
+
+def test_mounts_bind_dotdot_exdev_ebusy_match_host(host: Any, compared: Any) -> None:
+    """Bind mounts: ".." leaves through the mountpoint, rename/link between mounts of one fs is EXDEV,
+    mountpoints are EBUSY, stacked mounts show the top one."""
+    run_both(host, compared, scenario_mounts)

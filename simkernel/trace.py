@@ -250,13 +250,14 @@ def _render_int(v: int, name: str, func: str) -> str:
 
 
 def render_args(frame: FrameType) -> str:
-    """The arguments of a function call, rendered; `current` and the kernel object are left out."""
+    """The arguments of a function call, rendered; `current`, the kernel object and `why` (a simulation-only
+    out-parameter for explanations, see kernel/ptrace.py:ptrace_may_access) are left out."""
     code = frame.f_code
     local = frame.f_locals
     n = code.co_argcount + code.co_kwonlyargcount
     parts = []
     for pname in code.co_varnames[:n]:
-        if pname == "current":
+        if pname in ("current", "why"):
             continue
         v = local.get(pname)
         if type(v).__name__ == "Kernel":

@@ -281,19 +281,19 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
             if current.kernel.version.mm_access_esrch:
                 raise KernelError(E.ESRCH, "mm_access: the task has no mm (kernel thread or exited)")
             return None
-        ok, why = may_access_mm(current, mm, task, mode)
-        if not ok:
+        why: list[str] = []
+        if not may_access_mm(current, mm, task, mode, why):
             from simkernel.mm.mmap import mmput
             mmput(mm)
-            raise KernelError(E.EACCES, f"mm_access: {why}")
+            raise KernelError(E.EACCES, f"mm_access: {why[0]}")
         return mm
     finally:
         lock.up_read()
 
 
-def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int) -> tuple[bool, str]:
+def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int, why: list[str] | None = None) -> bool:
     """may_access_mm(): the caller's own mm; or ptrace_may_access(mode); or, for a read, perfmon_capable()
-    (CAP_PERFMON or CAP_SYS_ADMIN in the initial user namespace).  Returns (allowed, reason).
+    (CAP_PERFMON or CAP_SYS_ADMIN in the initial user namespace).  `why` receives the reason of a denial.
 
     The third rule is why a caller that fails the ptrace check but holds CAP_PERFMON can list map_files
     and read maps (mm_access paths) while readlink still gives EACCES (a plain ptrace check) — observed
@@ -302,12 +302,14 @@ def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int) -> tuple[b
     Linux: kernel/fork.c:may_access_mm()
     """
     from simkernel.kernel.capability import perfmon_capable
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ, ptrace_may_access_explain
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ, ptrace_may_access
     if mm is current.mm:
-        return True, "the caller's own mm"
-    ok, why = ptrace_may_access_explain(current, task, mode)
-    if ok:
-        return True, why
+        return True
+    reasons: list[str] = []
+    if ptrace_may_access(current, task, mode, reasons):
+        return True
     if mode & PTRACE_MODE_READ and perfmon_capable(current):
-        return True, "perfmon_capable(): CAP_PERFMON or CAP_SYS_ADMIN in the initial user namespace"
-    return False, f"ptrace_may_access() denied ({why}) and the caller is not perfmon_capable()"
+        return True
+    if why is not None:
+        why.append(f"ptrace_may_access() denied ({reasons[0]}) and the caller is not perfmon_capable()")
+    return False

@@ -97,19 +97,25 @@ def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
     return 0
 
 
-def ptrace_may_access(current: Task, task: Task, mode: int) -> bool:
-    """task_lock(task); __ptrace_may_access() == 0. Linux: kernel/ptrace.c:ptrace_may_access()"""
+def ptrace_may_access(current: Task, task: Task, mode: int, why: list[str] | None = None) -> bool:
+    """task_lock(task); __ptrace_may_access() == 0.
+
+    `why` (simulation only): a list that receives the deciding check in words when access is denied, so
+    callers can explain their errno while traces keep showing the kernel's function name.
+
+    Linux: kernel/ptrace.c:ptrace_may_access()
+    """
     try:
         __ptrace_may_access(current, task, mode)
-    except KernelError:
+    except KernelError as err:
+        if why is not None:
+            why.append(err.explain or "denied")
         return False
     return True
 
 
 def ptrace_may_access_explain(current: Task, task: Task, mode: int) -> tuple[bool, str]:
     """ptrace_may_access() with the deciding check in words (for tracing and `explain` texts)."""
-    try:
-        __ptrace_may_access(current, task, mode)
-    except KernelError as err:
-        return False, err.explain or "denied"
-    return True, "allowed"
+    why: list[str] = []
+    ok = ptrace_may_access(current, task, mode, why)
+    return ok, why[0] if why else "allowed"

@@ -108,8 +108,9 @@ def call_proc_get_link(current: Task, dentry: Dentry, inode: Inode) -> Path:
         lock = task.signal.exec_update_lock
         lock.down_read_killable(current)
         try:
-            if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
-                raise KernelError(E.EACCES, "ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied")
+            why: list[str] = []
+            if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
+                raise KernelError(E.EACCES, f"ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
             return get_link(current, dentry, task)
         finally:
             lock.up_read()

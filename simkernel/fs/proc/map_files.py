@@ -230,8 +230,11 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
     if task is None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
     new_order = current.kernel.version.map_files_exec_update_lock
-    if not new_order and not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
-        raise KernelError(E.EACCES, "map_files lookup: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied")
+    if not new_order:
+        why: list[str] = []
+        if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
+            raise KernelError(E.EACCES,
+                              f"map_files lookup: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
     addr = dname_to_vma_addr(dentry.d_name)
     if addr is None:
         raise KernelError(E.ENOENT, f"map_files: {dentry.d_name!r} is not a well-formed start-end name")
@@ -274,8 +277,11 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
     if task is None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
     new_order = current.kernel.version.map_files_exec_update_lock
-    if not new_order and not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
-        raise KernelError(E.EACCES, "map_files readdir: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied")
+    if not new_order:
+        why: list[str] = []
+        if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
+            raise KernelError(E.EACCES,
+                              f"map_files readdir: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
     if not dir_emit_dots(file, ctx):
         return
     try:

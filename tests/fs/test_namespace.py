@@ -34,10 +34,13 @@ def test_init_mount_tree_root():
 
 
 def test_do_mount_needs_cap_sys_admin(k):
-    """mount needs CAP_SYS_ADMIN over the mount namespace (EPERM), before the target is even looked up."""
+    """The target is looked up first (ENOENT), then mount needs CAP_SYS_ADMIN over the namespace (EPERM),
+    before the filesystem type is even looked at (host-verified)."""
     u = k.spawn("u", uid=1000, gid=1000)
-    with raises_errno(E.EPERM):
+    with raises_errno(E.ENOENT):
         u.sys.mount("tmpfs", "/nonexistent", "tmpfs")
+    with raises_errno(E.EPERM):
+        u.sys.mount("tmpfs", "/tmp/m", "nosuchfs")
     k.spawn("a", uid=1000, gid=1000, caps=[CAP_SYS_ADMIN]).sys.mount("tmpfs", "/tmp/m", "tmpfs")
 
 
@@ -51,7 +54,7 @@ def test_do_mount_errors(k):
     with raises_errno(E.ENOTDIR):
         s.mount("tmpfs", "/tmp/f", "tmpfs")
     with raises_errno(E.EINVAL):
-        s.mount("tmpfs", "/tmp/m", "tmpfs", NS.MS_REMOUNT)
+        s.mount("tmpfs", "/tmp", "tmpfs", NS.MS_REMOUNT)    # not a mount root
 
 
 def test_do_mount_flags_become_mount_flags(k):
@@ -74,6 +77,60 @@ def test_do_mount_bind(k):
         k.init.sys.mount("/tmp/f", "/tmp/src", "none", NS.MS_BIND)
     with raises_errno(E.ENOENT):
         k.init.sys.mount("/tmp/nope", "/tmp/src", "none", NS.MS_BIND)
+
+
+def test_do_loopback_ignores_rdonly_remount_bind_sets_it(k):
+    """MS_BIND|MS_RDONLY makes a writable bind (flags are copied from the source mount); MS_REMOUNT|MS_BIND|
+    MS_RDONLY on the bind's root makes it read-only; elsewhere it is EINVAL (host-verified)."""
+    mkdir(k, "/tmp/src")
+    k.init.sys.mount("/tmp/src", "/tmp/m", "none", NS.MS_BIND | NS.MS_RDONLY)
+    k.init.sys.mkdir("/tmp/m/w")
+    fd = k.init.sys.open("/tmp/m/f", O_CREAT | O_WRONLY)
+    with raises_errno(E.EBUSY):
+        k.init.sys.mount("none", "/tmp/m", "none", NS.MS_REMOUNT | NS.MS_BIND | NS.MS_RDONLY)
+    k.init.sys.close(fd)
+    with raises_errno(E.EINVAL):
+        k.init.sys.mount("none", "/tmp/m/w", "none", NS.MS_REMOUNT | NS.MS_BIND | NS.MS_RDONLY)
+    k.init.sys.mount("none", "/tmp/m", "none", NS.MS_REMOUNT | NS.MS_BIND | NS.MS_RDONLY)
+    with raises_errno(E.EROFS):
+        k.init.sys.mkdir("/tmp/m/x")
+    k.init.sys.mkdir("/tmp/src/x")    # the source mount is still writable
+    with raises_errno(E.EINVAL):
+        k.init.sys.mount("", "/tmp/m", "none", NS.MS_BIND)
+
+
+def test_do_remount_superblock_readonly(k):
+    """MS_REMOUNT|MS_RDONLY on a mount root makes the superblock read-only for every mount of it."""
+    k.init.sys.mount("tmpfs", "/tmp/m", "tmpfs")
+    k.init.sys.mkdir("/tmp/m/d")
+    with raises_errno(E.EINVAL):
+        k.init.sys.mount("none", "/tmp/m/d", "none", NS.MS_REMOUNT | NS.MS_RDONLY)
+    fd = k.init.sys.open("/tmp/m/f", O_CREAT | O_WRONLY)
+    with raises_errno(E.EBUSY):
+        k.init.sys.mount("none", "/tmp/m", "none", NS.MS_REMOUNT | NS.MS_RDONLY)
+    k.init.sys.unlink("/tmp/m/f")
+    k.init.sys.close(k.init.sys.open("/tmp/m/f", O_CREAT | O_WRONLY))
+    k.init.sys.close(fd)                  # not open for writing any more, and its inode is freed
+    k.init.sys.mount("none", "/tmp/m", "none", NS.MS_REMOUNT | NS.MS_RDONLY)
+    with raises_errno(E.EROFS):
+        k.init.sys.mkdir("/tmp/m/x")
+    k.init.sys.mount("none", "/tmp/m", "none", NS.MS_REMOUNT)
+    k.init.sys.mkdir("/tmp/m/x")
+
+
+def test_path_mount_other_operations(k):
+    """Propagation changes are accepted on a mount root (EINVAL elsewhere); MS_MOVE and MS_NOUSER are EINVAL;
+    a new mount without a type is EINVAL."""
+    k.init.sys.mount("tmpfs", "/tmp/m", "tmpfs")
+    k.init.sys.mount("none", "/tmp/m", "none", NS.MS_PRIVATE)
+    with raises_errno(E.EINVAL):
+        k.init.sys.mount("none", "/tmp", "none", NS.MS_SHARED)
+    with raises_errno(E.EINVAL):
+        k.init.sys.mount("/tmp/m", "/tmp", "none", NS.MS_MOVE)
+    with raises_errno(E.EINVAL):
+        k.init.sys.mount("tmpfs", "/tmp/m", "tmpfs", NS.MS_NOUSER)
+    with raises_errno(E.EINVAL):
+        k.init.sys.mount("tmpfs", "/tmp/m", "")
 
 
 def test_do_mount_on_removed_directory_is_enoent(k):

@@ -948,6 +948,13 @@ def scenario_tmpfs_attrs(k: Any, d: str) -> Obs:
     o.do("mount on a file", s.mount, "tmpfs", f"{t}/c3", "tmpfs", 0, "")
     o.do("mount unknown type", s.mount, "none", f"{t}/dir", "nosuchfs", 0, "")
     o.do("user mount", u.sys.mount, "tmpfs", f"{t}/dir", "tmpfs", 0, "")
+    o.do("user mount on missing", u.sys.mount, "tmpfs", f"{t}/missing", "tmpfs", 0, "")
+    o.do("user mount unknown type", u.sys.mount, "tmpfs", f"{t}/dir", "nosuchfs", 0, "")
+    o.do("remount not a mount root", s.mount, "none", f"{t}/dir", "none", 32, "")
+    o.do("remount tmpfs read-only", s.mount, "none", t, "none", 32 | 1, "")
+    o.do("mkdir on read-only tmpfs", s.mkdir, f"{t}/rofs")
+    o.do("remount tmpfs read-write", s.mount, "none", t, "none", 32, "")
+    o.do("mkdir after rw remount", s.mkdir, f"{t}/rofs")
     return o
 
 
@@ -1026,3 +1033,64 @@ def test_mounts_bind_dotdot_exdev_ebusy_match_host(host: Any, compared: Any) -> 
     """Bind mounts: ".." leaves through the mountpoint, rename/link between mounts of one fs is EXDEV,
     mountpoints are EBUSY, stacked mounts show the top one."""
     run_both(host, compared, scenario_mounts)
+
+
+# -- which error wins: existence, permission, read-only mounts, name length ------------------------------------
+def scenario_precedence(k: Any, d: str) -> Obs:
+    o = Obs()
+    s = k.init.sys
+    make_dir(k, f"{d}/ro-dir", 0o755)
+    make_file(k, f"{d}/ro-dir/f", 0o666)
+    make_dir(k, f"{d}/ro-dir/sub", 0o777)
+    u = k.spawn("u", uid=1000, gid=1000)
+    long = "n" * 256
+    p = f"{d}/ro-dir"
+    for label, fn, args in (
+            ("mkdir existing", u.sys.mkdir, (f"{p}/f",)), ("mkdir new", u.sys.mkdir, (f"{p}/x",)),
+            ("mkdir too long", u.sys.mkdir, (f"{p}/{long}",)), ("unlink missing", u.sys.unlink, (f"{p}/x",)),
+            ("unlink existing", u.sys.unlink, (f"{p}/f",)), ("rmdir missing", u.sys.rmdir, (f"{p}/x",)),
+            ("rmdir existing", u.sys.rmdir, (f"{p}/sub",)), ("rename missing", u.sys.rename, (f"{p}/x", f"{p}/y")),
+            ("rename existing", u.sys.rename, (f"{p}/f", f"{p}/y")),
+            ("link onto existing", u.sys.link, (f"{p}/f", f"{p}/sub")),
+            ("link new", u.sys.link, (f"{p}/f", f"{p}/y")), ("symlink over existing", u.sys.symlink, ("t", f"{p}/f")),
+            ("symlink too long", u.sys.symlink, ("t", f"{p}/{long}")),
+            ("mknod too long", u.sys.mknod, (f"{p}/{long}", 0o100644)),
+            ("open creat excl existing", u.sys.open, (f"{p}/f", O_CREAT | O_EXCL | O_WRONLY, 0o644)),
+            ("open creat new", u.sys.open, (f"{p}/x", O_CREAT | O_WRONLY, 0o644)),
+            ("open creat too long", u.sys.open, (f"{p}/{long}", O_CREAT | O_WRONLY, 0o644)),
+            ("open creat existing", u.sys.open, (f"{p}/f", O_CREAT | O_WRONLY, 0o644)),
+    ):
+        o.do(f"user {label}", fn, *args, view=lambda r: "ok")
+    r = f"{d}/ro"
+    s.mkdir(r, 0o755)
+    s.mount("tmpfs", r, "tmpfs", 0, "mode=755")
+    make_file(k, f"{r}/f", 0o666)
+    make_dir(k, f"{r}/sub", 0o777)
+    ro = k.spawn("ro-maker")
+    ro.sys.unshare(CLONE_NEWNS)
+    o.do("bind with MS_RDONLY", ro.sys.mount, r, r, "none", 4096 | 1)   # the flag is ignored for a bind
+    o.do("still writable", lambda: ro.sys.close(ro.sys.open(f"{r}/w0", O_CREAT | O_WRONLY, 0o644)))
+    o.do("remount bind ro elsewhere", ro.sys.mount, "none", f"{r}/sub", "none", 4096 | 32 | 1)
+    o.do("remount bind ro", ro.sys.mount, "none", r, "none", 4096 | 32 | 1)   # only in this namespace
+    for label, fn, args in (
+            ("mkdir existing", ro.sys.mkdir, (f"{r}/f",)), ("mkdir new", ro.sys.mkdir, (f"{r}/x",)),
+            ("unlink missing", ro.sys.unlink, (f"{r}/x",)), ("unlink existing", ro.sys.unlink, (f"{r}/f",)),
+            ("rmdir missing", ro.sys.rmdir, (f"{r}/x",)), ("rename missing", ro.sys.rename, (f"{r}/x", f"{r}/y")),
+            ("link onto existing", ro.sys.link, (f"{r}/f", f"{r}/sub")), ("link new", ro.sys.link, (f"{r}/f", f"{r}/y")),
+            ("symlink new", ro.sys.symlink, ("t", f"{r}/y")), ("mknod existing", ro.sys.mknod, (f"{r}/f", 0o100644)),
+            ("open creat excl existing", ro.sys.open, (f"{r}/f", O_CREAT | O_EXCL | O_WRONLY, 0o644)),
+            ("open creat new", ro.sys.open, (f"{r}/x", O_CREAT | O_WRONLY, 0o644)),
+            ("open creat existing rdonly", ro.sys.open, (f"{r}/f", O_CREAT | O_RDONLY, 0o644)),
+            ("open wronly", ro.sys.open, (f"{r}/f", O_WRONLY)), ("open trunc", ro.sys.open, (f"{r}/f", O_RDONLY | O_TRUNC)),
+            ("chmod", ro.sys.chmod, (f"{r}/f", 0o600)), ("chown", ro.sys.chown, (f"{r}/f", 1, 1)),
+            ("open dir rdonly", ro.sys.open, (r, O_RDONLY | O_DIRECTORY)),
+    ):
+        o.do(f"ro-mount {label}", fn, *args, view=lambda res: "ok")
+    o.do("other namespace still writable", lambda: s.close(s.open(f"{r}/w", O_CREAT | O_WRONLY, 0o644)))
+    return o
+
+
+def test_error_precedence_matches_host(host: Any, compared: Any) -> None:
+    """Which errno wins: EEXIST before EACCES, ENOENT before EACCES, ENAMETOOLONG before EACCES; on a read-only
+    mount EROFS before ENOENT for unlink/rmdir/rename but after EEXIST for creations."""
+    run_both(host, compared, scenario_precedence)

@@ -179,3 +179,37 @@ def test_task_active_pid_ns(k):
     p.sys.unshare(CLONE_NEWPID)
     assert FK.task_active_pid_ns(p) is k.init_pid_ns
     assert FK.task_active_pid_ns(p.sys.fork()) is p.nsproxy.pid_ns_for_children
+
+
+def test_mm_access_rules(k):
+    """mm_access: one's own mm; another's with ptrace_may_access; a read by perfmon_capable(); else EACCES;
+    a task without an mm is ESRCH on this release."""
+    from simkernel.kernel.ptrace import PTRACE_MODE_ATTACH_FSCREDS, PTRACE_MODE_READ_FSCREDS
+    from simkernel.uapi import CAP_PERFMON
+    a = k.spawn("a", uid=1000, gid=1000)
+    b = k.spawn("b", uid=2000, gid=2000)
+    users = a.mm.mm_users
+    assert FK.mm_access(a, a, PTRACE_MODE_READ_FSCREDS) is a.mm and a.mm.mm_users == users + 1
+    assert FK.mm_access(k.init, a, PTRACE_MODE_ATTACH_FSCREDS) is a.mm
+    with kraises(E.EACCES) as info:
+        FK.mm_access(b, a, PTRACE_MODE_READ_FSCREDS)
+    assert "perfmon_capable" in info.value.explain and a.mm.mm_users == users + 2
+    p = k.spawn("p", uid=2000, gid=2000, caps=[CAP_PERFMON])
+    assert FK.mm_access(p, a, PTRACE_MODE_READ_FSCREDS) is a.mm
+    with kraises(E.EACCES):
+        FK.mm_access(p, a, PTRACE_MODE_ATTACH_FSCREDS)
+    c = a.sys.fork()
+    c.sys.exit(0)
+    with kraises(E.ESRCH):
+        FK.mm_access(k.init, c, PTRACE_MODE_READ_FSCREDS)
+
+
+def test_dup_mm_copies_exe_file(k):
+    """fork copies the address space and takes a reference on the executable file."""
+    from simkernel.fs.file_table import alloc_file
+    from simkernel.fs.namei import filename_lookup
+    p = k.spawn("p")
+    f = alloc_file(filename_lookup(p, -100, "/etc/passwd", 0), 0, None, p)
+    p.mm.exe_file = f
+    c = p.sys.fork()
+    assert c.mm.exe_file is f and f.f_count == 2 and c.mm.dumpable == p.mm.dumpable

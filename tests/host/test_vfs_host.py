@@ -21,7 +21,8 @@ import pytest
 
 import simkernel
 from simkernel.uapi import (
-    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CLONE_FILES, CLONE_FS,
+    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_SETGID, CAP_SETUID, CLONE_FILES,
+    CLONE_FS,
     CLONE_NEWNS, CLONE_NEWUSER, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL,
     O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET, WNOHANG,
 )
@@ -135,6 +136,10 @@ DIR_MODES = (0o700, 0o711, 0o755, 0o750, 0o705, 0o000)
 
 
 def _observers(k: Any) -> list[tuple[str, Any]]:
+    fsuid = k.spawn("fsuid", uid=1000, gid=1000, caps=[CAP_SETUID, CAP_SETGID])
+    fsuid.sys.setfsuid(2000)       # only the fs ids decide file access
+    fsgid = k.spawn("fsgid", uid=1000, gid=1000, caps=[CAP_SETUID, CAP_SETGID])
+    fsgid.sys.setfsgid(2000)
     return [
         ("root", k.spawn("root")),
         ("owner", k.spawn("owner", uid=2000, gid=2000)),
@@ -143,6 +148,8 @@ def _observers(k: Any) -> list[tuple[str, Any]]:
         ("other+drs", k.spawn("drs", uid=1000, gid=1000, caps=[CAP_DAC_READ_SEARCH])),
         ("other+dac", k.spawn("dac", uid=1000, gid=1000, caps=[CAP_DAC_OVERRIDE])),
         ("root-nocaps", k.spawn("root0", caps=[])),
+        ("fsuid=owner", fsuid),
+        ("fsgid=group", fsgid),
     ]
 
 
@@ -1094,3 +1101,44 @@ def test_error_precedence_matches_host(host: Any, compared: Any) -> None:
     """Which errno wins: EEXIST before EACCES, ENOENT before EACCES, ENAMETOOLONG before EACCES; on a read-only
     mount EROFS before ENOENT for unlink/rmdir/rename but after EEXIST for creations."""
     run_both(host, compared, scenario_precedence)
+
+
+# -- user namespaces: ids as seen from inside, capabilities only over mapped inodes ----------------------------
+def scenario_userns(k: Any, d: str) -> Obs:
+    o = Obs()
+    make_dir(k, f"{d}/mine", 0o755, 1000, 1000)
+    make_file(k, f"{d}/mine/f", 0o644, 1000, 1000)
+    make_dir(k, f"{d}/rootonly", 0o700)
+    make_file(k, f"{d}/rootfile", 0o600)
+    make_file(k, f"{d}/readable", 0o644)
+    u = k.spawn("u", uid=1000, gid=1000)
+    u.sys.unshare(CLONE_NEWUSER)
+    o.do("stat own file before maps", u.sys.stat, f"{d}/mine/f", view=stat_view)
+    for path, text in ((f"/proc/{u.pid}/setgroups", b"deny"), (f"/proc/{u.pid}/uid_map", b"0 1000 1"),
+                       (f"/proc/{u.pid}/gid_map", b"0 1000 1")):
+        fd = u.sys.open(path, O_WRONLY)
+        o.do(f"write {path.rsplit('/', 1)[1]}", u.sys.write, fd, text)
+        u.sys.close(fd)
+    o.do("ids inside", lambda: (u.sys.getuid(), u.sys.getgid()))
+    o.do("stat own file", u.sys.stat, f"{d}/mine/f", view=stat_view)
+    o.do("stat root file", u.sys.stat, f"{d}/rootfile", view=stat_view)
+    o.do("read root 0600 file", u.sys.open, f"{d}/rootfile", O_RDONLY, view=lambda fd: "fd")
+    o.do("read root 0644 file", u.sys.open, f"{d}/readable", O_RDONLY, view=lambda fd: "fd")
+    o.do("list root 0700 dir", u.sys.listdir, f"{d}/rootonly")
+    o.do("write root 0644 file", u.sys.open, f"{d}/readable", O_WRONLY, view=lambda fd: "fd")
+    o.do("mkdir in own dir", u.sys.mkdir, f"{d}/mine/new")
+    o.do("new dir owner", u.sys.stat, f"{d}/mine/new", view=stat_view)
+    o.do("chown own file to ns root", u.sys.chown, f"{d}/mine/f", 0, 0)
+    o.do("chown to unmapped uid", u.sys.chown, f"{d}/mine/f", 5, -1)
+    o.do("chown root file", u.sys.chown, f"{d}/readable", 0, -1)
+    o.do("chmod own file", u.sys.chmod, f"{d}/mine/f", 0o600)
+    o.do("chmod root file", u.sys.chmod, f"{d}/readable", 0o600)
+    o.do("unlink in root dir", u.sys.unlink, f"{d}/readable")
+    o.do("stat as root sees", k.init.sys.stat, f"{d}/mine/new", view=stat_view)
+    return o
+
+
+def test_user_namespace_file_access_matches_host(host: Any, compared: Any) -> None:
+    """Inside a user namespace: ids map, unmapped owners read as 65534, capabilities do not reach inodes whose
+    owner is unmapped, chown to an unmapped id is EINVAL."""
+    run_both(host, compared, scenario_userns)

@@ -55,9 +55,10 @@ SEEK_DATA, SEEK_HOLE = 3, 4
 
 @define(eq=False)
 class RamfsFileInfo:
-    """What a regular file keeps beyond struct inode: the indices of the pages that hold data."""
+    """The page cache of a regular file: page index -> 4 KiB of bytes, only for pages that were written
+    (a hole reads as zeros and counts no blocks; a file of 1 TiB made by ftruncate costs nothing)."""
 
-    pages: set[int] = field(factory=set)
+    pages: dict[int, bytearray] = field(factory=dict)
 
 
 def _now(inode: Inode) -> int:
@@ -91,7 +92,6 @@ def ramfs_get_inode(sb: SuperBlock, current: Any, dir: Inode | None, mode: int, 
     elif fmt == S.S_IFREG:
         inode.i_op = ramfs_file_inode_operations
         inode.i_fop = ramfs_file_operations
-        inode.i_data = bytearray()
         inode.i_private = RamfsFileInfo()
     elif fmt == S.S_IFLNK:
         inode.i_op = ramfs_symlink_inode_operations
@@ -312,7 +312,7 @@ def shmem_file_llseek(current: Any, file: File, offset: int, whence: int) -> int
     size = inode.i_size
     if offset < 0 or offset >= size:
         raise KernelError(E.ENXIO)
-    pages = inode.i_private.pages if isinstance(inode.i_private, RamfsFileInfo) else set()
+    pages = _file_pages(inode)
     pos = offset
     while pos < size:
         present = pos // PAGE_SIZE in pages
@@ -351,27 +351,31 @@ def file_remove_privs(current: Any, inode: Inode) -> None:
     inode.i_ctime = _now(inode)
 
 
-def _mark_pages(inode: Inode, start: int, end: int) -> None:
+def _file_pages(inode: Inode) -> dict[int, bytearray]:
     info = inode.i_private
-    if isinstance(info, RamfsFileInfo) and end > start:
-        info.pages.update(range(start // PAGE_SIZE, (end - 1) // PAGE_SIZE + 1))
-        inode.i_blocks = len(info.pages) * (PAGE_SIZE // 512)
+    assert isinstance(info, RamfsFileInfo), "not a ramfs regular file"
+    return info.pages
+
+
+def _update_blocks(inode: Inode) -> None:
+    inode.i_blocks = len(_file_pages(inode)) * (PAGE_SIZE // 512)
 
 
 def ramfs_setsize(current: Any, inode: Inode, length: int) -> None:
-    """shmem_setattr(ATTR_SIZE): new bytes read as zeros; pages wholly beyond the end are freed.
+    """shmem_setattr(ATTR_SIZE): pages wholly beyond the new end are freed and the tail of the last one is
+    zeroed (so growing again reads zeros); growing allocates nothing.
 
     Linux: mm/shmem.c:shmem_setattr(), shmem_truncate_range()
     """
-    data = inode.i_data
-    assert data is not None
-    if length < len(data):
-        del data[length:]
-    info = inode.i_private
-    if isinstance(info, RamfsFileInfo):
-        keep = (length + PAGE_SIZE - 1) // PAGE_SIZE
-        info.pages = {p for p in info.pages if p < keep}
-        inode.i_blocks = len(info.pages) * (PAGE_SIZE // 512)
+    pages = _file_pages(inode)
+    keep = (length + PAGE_SIZE - 1) // PAGE_SIZE
+    for idx in [i for i in pages if i >= keep]:
+        del pages[idx]
+    tail = length % PAGE_SIZE
+    if tail and length // PAGE_SIZE in pages:
+        page = pages[length // PAGE_SIZE]
+        page[tail:] = bytes(PAGE_SIZE - tail)
+    _update_blocks(inode)
     if length != inode.i_size:
         _touch(inode)
     inode.i_size = length
@@ -388,34 +392,48 @@ def ramfs_setattr(current: Any, dentry: Dentry, attrs: dict[str, Any]) -> None:
 
 
 def generic_file_read(current: Any, file: File, count: int, pos: int) -> bytes:
-    """shmem_file_read_iter(): bytes up to i_size; holes read as zeros. Linux: mm/shmem.c"""
+    """shmem_file_read_iter(): bytes up to i_size, page by page; holes read as zeros. Linux: mm/shmem.c"""
     inode = file.f_inode
-    data = inode.i_data
-    assert data is not None
-    if pos >= inode.i_size:
+    end = min(pos + count, inode.i_size)
+    if pos >= end:
         return b""
-    chunk = bytes(data[pos:min(pos + count, inode.i_size)])
-    return chunk + bytes(min(count, inode.i_size - pos) - len(chunk))
+    pages = _file_pages(inode)
+    out = bytearray()
+    while pos < end:
+        idx, off = divmod(pos, PAGE_SIZE)
+        n = min(PAGE_SIZE - off, end - pos)
+        page = pages.get(idx)
+        out += page[off:off + n] if page is not None else bytes(n)
+        pos += n
+    return bytes(out)
 
 
 def generic_file_write(current: Any, file: File, buf: bytes, pos: int) -> int:
-    """shmem_file_write_iter(): file_remove_privs(), then write at pos (i_size for O_APPEND), filling pages.
+    """shmem_file_write_iter(): generic_write_checks (O_APPEND writes at i_size; EFBIG at MAX_LFS_FILESIZE,
+    a write reaching it is cut: reachable only with O_APPEND, rw_verify_area() refusing the rest with
+    EINVAL), file_remove_privs(), then the bytes into pages.
 
-    Linux: mm/shmem.c:shmem_file_write_iter(), mm/filemap.c:generic_perform_write()
+    Linux: mm/shmem.c:shmem_file_write_iter(), mm/filemap.c:generic_write_checks(), generic_perform_write()
     """
     inode = file.f_inode
-    data = inode.i_data
-    assert data is not None
     if file.f_flags & F.O_APPEND:
         pos = inode.i_size
     if not buf:
         return 0
+    if pos >= MAX_LFS_FILESIZE:
+        raise KernelError(E.EFBIG)
+    buf = buf[:MAX_LFS_FILESIZE - pos]
     file_remove_privs(current, inode)
-    if pos > len(data):
-        data.extend(bytes(pos - len(data)))
-    data[pos:pos + len(buf)] = buf
+    pages = _file_pages(inode)
+    done = 0
+    while done < len(buf):
+        idx, off = divmod(pos + done, PAGE_SIZE)
+        n = min(PAGE_SIZE - off, len(buf) - done)
+        page = pages.setdefault(idx, bytearray(PAGE_SIZE))
+        page[off:off + n] = buf[done:done + n]
+        done += n
     inode.i_size = max(inode.i_size, pos + len(buf))
-    _mark_pages(inode, pos, pos + len(buf))
+    _update_blocks(inode)
     _touch(inode)
     return len(buf)
 

@@ -15,7 +15,7 @@ from simkernel.uapi import errno as E
 if TYPE_CHECKING:
     from simkernel.kernel.task import Task
 
-__all__ = ["ksys_read", "ksys_write", "ksys_pread64", "ksys_lseek", "vfs_read", "vfs_write"]
+__all__ = ["ksys_read", "ksys_write", "ksys_pread64", "ksys_lseek", "vfs_read", "vfs_write", "rw_verify_area"]
 
 MAX_RW_COUNT = 0x7FFFF000
 
@@ -27,6 +27,20 @@ def _fdget(current: Task, fd: int) -> File:
     return f
 
 
+LLONG_MAX = (1 << 63) - 1
+
+
+def rw_verify_area(file: File, pos: int, count: int) -> None:
+    """rw_verify_area(): a negative position, or one where pos + count passes LLONG_MAX, is EINVAL (unless
+    the file takes unsigned offsets, like /proc/<pid>/mem).  Linux: fs/read_write.c:rw_verify_area()
+    """
+    from simkernel.fs.file import FMODE_UNSIGNED_OFFSET
+    if file.f_mode & FMODE_UNSIGNED_OFFSET:
+        return
+    if count < 0 or pos < 0 or pos + count > LLONG_MAX:
+        raise KernelError(E.EINVAL)
+
+
 def vfs_read(current: Task, file: File, count: int, pos: int) -> bytes:
     """vfs_read(): EBADF unless open for reading, EISDIR for directories, EINVAL without ->read.
 
@@ -36,8 +50,7 @@ def vfs_read(current: Task, file: File, count: int, pos: int) -> bytes:
         raise KernelError(E.EBADF)
     if not file.f_mode & FMODE_CAN_READ or file.f_op.read is None:
         raise KernelError(E.EINVAL)
-    if count < 0:   # rw_verify_area(): a count that does not fit ssize_t
-        raise KernelError(E.EINVAL)
+    rw_verify_area(file, pos, count)
     return file.f_op.read(current, file, min(count, MAX_RW_COUNT), pos)
 
 
@@ -47,7 +60,8 @@ def vfs_write(current: Task, file: File, data: bytes, pos: int) -> int:
         raise KernelError(E.EBADF)
     if not file.f_mode & FMODE_CAN_WRITE or file.f_op.write is None:
         raise KernelError(E.EINVAL)
-    return file.f_op.write(current, file, data, pos)
+    rw_verify_area(file, pos, len(data))
+    return file.f_op.write(current, file, data[:MAX_RW_COUNT], pos)
 
 
 def ksys_read(current: Task, fd: int, count: int) -> bytes:

@@ -188,6 +188,7 @@ class MapsLookup:
     reread: bool = True
     name: str = field(default="")
     _cache: dict[int, list[MapsEntry]] = field(factory=dict, repr=False, alias="_cache")
+    _index: dict[int, dict[tuple[int, int], MapsEntry]] = field(factory=dict, repr=False, alias="_index")
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
@@ -200,7 +201,12 @@ class MapsLookup:
         return self._cache[pid]
 
     def _line(self, sys: Any, pid: int, start: int, end: int) -> MapsEntry:
-        e = find_entry(self.entries(sys, pid), start, end)
+        if self.reread:   # a linear search costs no more than the parse it follows
+            e = find_entry(self.entries(sys, pid), start, end)
+        else:             # the cached text is looked up by range, as a real tool would index it
+            if pid not in self._index:
+                self._index[pid] = {(x.start, x.end): x for x in self.entries(sys, pid)}
+            e = self._index[pid].get((start, end))
         if e is None:
             raise RestoreError(f"task {pid} has no VMA {start:x}-{end:x} in /proc/{pid}/maps")
         return e

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from simkernel.cr.proc import cred_from_status, parse_status, read_text, task_tree
 from simkernel.uapi import PROT_READ, MAP_PRIVATE, MAP_ANONYMOUS
@@ -31,11 +30,10 @@ def test_task_tree_pre_order_by_scan(k):
     assert statuses[a1.pid]["PPid"] == str(a.pid)
 
 
-@pytest.mark.xfail(strict=True, reason="simulation bug: reading /proc/<pid>/maps returns the whole text in one "
-                   "read(2); Linux's seq_read() fills one PAGE_SIZE buffer with whole lines per call "
-                   "(host: 3979, 4003, 4057, ... bytes per 1 MiB read) -- simkernel/fs/proc/base.py:_seq_read")
 def test_maps_read_returns_at_most_a_page_of_whole_lines(k):
-    """Linux: fs/seq_file.c:seq_read_iter() -- one read of a big maps text returns <= 4096 bytes, whole lines."""
+    """One read of a big maps text returns <= 4096 bytes of whole lines (host: 3979, 4003, 4057, ... bytes per
+    1 MiB read), so re-reading maps costs ~size/4096 read(2) calls per lookup.  Was a simulation bug (whole text
+    in one read) reported from here; fixed in 75e8ee1.  Linux: fs/seq_file.c:seq_read_iter()"""
     t = k.spawn("app")
     for i in range(200):
         t.sys.mmap(at(i), 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | FIXED)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from simkernel.cr.proc import cred_from_status, parse_status, read_text, task_tree
 from simkernel.uapi import PROT_READ, MAP_PRIVATE, MAP_ANONYMOUS
 from tests.cr.scenarios import FIXED, at

@@ -89,6 +89,7 @@ class Kernel:
     _counters: dict[str, int] = field(factory=dict, repr=False, alias="_counters")
     devices: dict[int, Any] = field(factory=dict, repr=False)  # char devices: rdev -> file_operations
     lsm_hooks: list[Any] = field(factory=list, repr=False)     # security_* hook list (security/lsm.py)
+    oopses: list[Any] = field(factory=list, repr=False)        # KernelBug reports of the modelled release (dmesg)
 
     def __attrs_post_init__(self) -> None:
         from simkernel.versions import resolve_version
@@ -149,9 +150,42 @@ class Kernel:
         from simkernel.strace import Strace
         return Strace(self, task=task)
 
+    # -- design experiments (simkernel/patch.py) ----------------------------------------------------
+    def patch(self, target: Any, fn: Any = None, *, name: str = "") -> Any:
+        """Replace a kernel function or operation-table slot in this kernel only; `fn(orig, *args)`.
+
+        `k.patch("fs/proc/base.c:proc_map_files_readdir", fn)` returns the `Patch` (`.remove()` undoes it);
+        as a decorator, `@k.patch(proc_map_files_readdir)` applies it and returns the function.  See
+        simkernel/patch.py for the targets and how other kernels stay untouched.
+        """
+        from simkernel.patch import apply_patch
+        if fn is None:
+            def decorator(f: Any) -> Any:
+                apply_patch(self, target, f, name)
+                return f
+            return decorator
+        return apply_patch(self, target, fn, name)
+
+    def unpatch(self, target: Any = None) -> None:
+        """Remove the newest patch of `target`, or every patch of this kernel (target None)."""
+        from simkernel.patch import unpatch
+        unpatch(self, target)
+
+    def patched(self, target: Any, fn: Any) -> Any:
+        """`with k.patched(target, fn):` -- a patch for the duration of the block."""
+        from simkernel.patch import patched
+        return patched(self, target, fn)
+
+    @property
+    def patches(self) -> list[Any]:
+        """The active patches of this kernel, oldest first."""
+        from simkernel.patch import active_patches
+        return active_patches(self)
+
     def might_fail(self, what: str) -> bool:
         """Fault-injection hook: True when the caller must take its failure path (off by default)."""
         return False
 
     def __repr__(self) -> str:
-        return f"<Kernel {self.version.name if self.version else '?'} tasks={len(self.tasks)}>"
+        extra = f" patched={len(self.hooks['patches'])}" if self.hooks.get("patches") else ""
+        return f"<Kernel {self.version.name if self.version else '?'} tasks={len(self.tasks)}{extra}>"

@@ -297,7 +297,8 @@ def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int, why: list[
 
     The third rule is why a caller that fails the ptrace check but holds CAP_PERFMON can list map_files
     and read maps (mm_access paths) while readlink still gives EACCES (a plain ptrace check) — observed
-    on the host kernel.
+    on the host kernel.  The third rule came with "mm,procfs: allow read-only remote mm access under
+    CAP_PERFMON" (v6.15, profile switch `mm_access_perfmon`); before, only the first two applied.
 
     Linux: kernel/fork.c:may_access_mm()
     """
@@ -308,8 +309,10 @@ def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int, why: list[
     reasons: list[str] = []
     if ptrace_may_access(current, task, mode, reasons):
         return True
-    if mode & PTRACE_MODE_READ and perfmon_capable(current):
+    perfmon = current.kernel.version.mm_access_perfmon
+    if mode & PTRACE_MODE_READ and perfmon and perfmon_capable(current):
         return True
     if why is not None:
-        why.append(f"ptrace_may_access() denied ({reasons[0]}) and the caller is not perfmon_capable()")
+        why.append(f"ptrace_may_access() denied ({reasons[0]})"
+                   + (" and the caller is not perfmon_capable()" if perfmon else ""))
     return False

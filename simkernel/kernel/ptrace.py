@@ -36,9 +36,18 @@ PTRACE_MODE_ATTACH_REALCREDS = PTRACE_MODE_ATTACH | PTRACE_MODE_REALCREDS
 def ptrace_has_cap(current: Task, ns: UserNamespace, mode: int) -> bool:
     """CAP_SYS_PTRACE over `ns` in current's subjective cred (no audit with PTRACE_MODE_NOAUDIT).
 
+    Since commit 6b3ad6649a4c (v5.6, profile switch `ptrace_has_cap_subjective`); before, the caller's
+    objective cred (real_cred) was asked with has_ns_capability().  The two differ only under
+    override_creds().
+
     Linux: kernel/ptrace.c:ptrace_has_cap()
     """
     from simkernel.kernel.capability import ns_capable, ns_capable_noaudit
+    if not current.kernel.version.ptrace_has_cap_subjective:
+        from simkernel.kernel.capability import has_ns_capability, has_ns_capability_noaudit
+        if mode & PTRACE_MODE_NOAUDIT:
+            return has_ns_capability_noaudit(current, ns, CAP_SYS_PTRACE)
+        return has_ns_capability(current, ns, CAP_SYS_PTRACE)
     if mode & PTRACE_MODE_NOAUDIT:
         return ns_capable_noaudit(current, ns, CAP_SYS_PTRACE)
     return ns_capable(current, ns, CAP_SYS_PTRACE)
@@ -66,14 +75,24 @@ def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
          (== SUID_DUMP_USER) -- or CAP_SYS_PTRACE over mm->user_ns;
       5. security_ptrace_access_check(): commoncap's capability-subset rule, Yama, extra LSMs.
 
+    Older releases (profile switches): before v4.5 (caaee6234d05, `ptrace_fscreds`) no FSCREDS existed and
+    every check used the real ids and, in commoncap, the permitted set -- modelled by treating FSCREDS as
+    REALCREDS; before v3.12 (73af963f9f30, `ptrace_same_thread_group`) only `task == current` skipped the
+    checks; before v3.13 (d049f74f2dbe, `ptrace_dumpable_user_only`) only SUID_DUMP_DISABLE counted as
+    not dumpable; before v4.10 (bfedb589252c, `ptrace_dumpable_mm_user_ns`) a task without mm counted as
+    not dumpable and CAP_SYS_PTRACE was asked over the target's cred namespace instead of mm->user_ns.
+
     Linux: kernel/ptrace.c:__ptrace_may_access()
     """
     from simkernel.kernel.task import same_thread_group
     from simkernel.security.lsm import security_ptrace_access_check
     from simkernel.uapi.prctl import SUID_DUMP_USER
+    v = current.kernel.version
+    if mode & PTRACE_MODE_FSCREDS and not v.ptrace_fscreds:
+        mode = mode & ~PTRACE_MODE_FSCREDS | PTRACE_MODE_REALCREDS
     if bool(mode & PTRACE_MODE_FSCREDS) == bool(mode & PTRACE_MODE_REALCREDS):
         raise KernelError(E.EPERM, explain=f"ptrace mode {_mode_name(mode)} lacks exactly one of FSCREDS/REALCREDS")
-    if same_thread_group(task, current):
+    if same_thread_group(task, current) if v.ptrace_same_thread_group else task is current:
         return 0
     cred = current.cred
     if mode & PTRACE_MODE_FSCREDS:
@@ -89,12 +108,32 @@ def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
                 f"uids {tcred.uid}/{tcred.euid}/{tcred.suid} and gids {tcred.gid}/{tcred.egid}/{tcred.sgid}, "
                 "and the caller lacks CAP_SYS_PTRACE over the target's user namespace"))
     mm = task.mm
-    if mm is not None and mm.get_dumpable() != SUID_DUMP_USER and not ptrace_has_cap(current, mm.user_ns, mode):
+    if not v.ptrace_dumpable_mm_user_ns:
+        _ptrace_dumpable_pre410(current, task, mode)
+    elif mm is not None and mm.get_dumpable() != SUID_DUMP_USER and not ptrace_has_cap(current, mm.user_ns, mode):
         raise KernelError(E.EPERM, explain=(
             f"ptrace {_mode_name(mode)}: the target is not dumpable (dumpable={mm.get_dumpable()}) and the caller "
             "lacks CAP_SYS_PTRACE over the user namespace of its mm"))
     security_ptrace_access_check(current, task, mode)
     return 0
+
+
+def _ptrace_dumpable_pre410(current: Task, task: Task, mode: int) -> None:
+    """The dumpable test of v3.3-4.9: no mm counts as dumpable 0; the cap is asked over the cred's namespace.
+
+    `!dumpable` (v3.3-3.12) or `dumpable != SUID_DUMP_USER` (v3.13-4.9, `ptrace_dumpable_user_only`).
+
+    Linux: kernel/ptrace.c:__ptrace_may_access() before commit bfedb589252c
+    """
+    from simkernel.uapi.prctl import SUID_DUMP_USER
+    mm = task.mm
+    dumpable = mm.get_dumpable() if mm is not None else 0
+    denied = dumpable != SUID_DUMP_USER if current.kernel.version.ptrace_dumpable_user_only else dumpable == 0
+    if denied and not ptrace_has_cap(current, task.real_cred.user_ns, mode):
+        what = "has no mm (dumpable counts as 0)" if mm is None else f"is not dumpable (dumpable={dumpable})"
+        raise KernelError(E.EPERM, explain=(
+            f"ptrace {_mode_name(mode)}: the target {what} and the caller lacks CAP_SYS_PTRACE over the "
+            "target's user namespace"))
 
 
 def ptrace_may_access(current: Task, task: Task, mode: int, why: list[str] | None = None) -> bool:

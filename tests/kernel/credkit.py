@@ -11,6 +11,7 @@ from simkernel.kernel.task import Pid, PidNamespace, SignalStruct, Task
 from simkernel.kernel.user_namespace import UserNamespace
 from simkernel.machine import Sysctl
 from simkernel.uapi.capability import CAP_FULL_SET
+from simkernel.versions import VersionProfile, resolve_version
 
 __all__ = ["MiniKernel", "root_cred", "user_cred", "make_task", "child_ns"]
 
@@ -26,6 +27,7 @@ class MiniKernel:
     tasks: dict[int, Task] = attrs.field(factory=dict)
     lsm_hooks: list[Any] = attrs.field(factory=list)
     hooks: dict[str, Any] = attrs.field(factory=dict)
+    version: VersionProfile = attrs.field(factory=lambda: resolve_version(None))   # the release profile
 
     def find_task(self, tid: int) -> Task | None:
         return self.tasks.get(tid)

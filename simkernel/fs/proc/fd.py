@@ -13,7 +13,7 @@ from simkernel.fs.file import FMODE_READ, FMODE_WRITE, FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
 from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (PROC_I, generic_file_llseek, get_proc_task, instantiate_into, pid_delete_dentry,
-                                        proc_fill_cache, proc_pid_make_inode, proc_setattr, task_dump_owner)
+                                        proc_fill_cache, proc_pid, proc_pid_make_inode, proc_setattr, task_dump_owner)
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
@@ -47,8 +47,9 @@ def name_to_int(name: str) -> int:
 def proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:
     """proc_fd_permission(): DAC on the directory, or the caller is in the directory's thread group.
 
-    Since v4.4 (commit 54708d2858e7) same_thread_group(); v3.12-4.3 compared tgids; v3.3-3.11 only the
-    thread-group leader itself.  This is why a non-dumpable process can still list its own map_files.
+    Since v4.4 (commit 54708d2858e7) same_thread_group(); v3.12-4.3 (96d0df79f264) compared the caller's
+    tgid with the directory's pid; v3.3-3.11 the caller's own pid (profile switch
+    `proc_fd_permission_rule`).  This is why a non-dumpable process can still list its own map_files.
 
     Raises:
         KernelError(EACCES): generic_permission() refused and the caller is another process.
@@ -60,8 +61,12 @@ def proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:
         generic_permission(current, inode, mask)
         return
     except KernelError as err:
-        task = get_proc_task(inode)
-        if task is not None and same_thread_group(task, current):
+        rule = current.kernel.version.proc_fd_permission_rule
+        if rule == "thread_group":
+            task = get_proc_task(inode)
+            if task is not None and same_thread_group(task, current):
+                return
+        elif proc_pid(inode) is (current.group_leader if rule == "tgid" else current).thread_pid:
             return
         raise err
 

@@ -105,7 +105,9 @@ def task_dump_owner(task: Task, mode: int) -> tuple[int, int]:
 
     Kernel threads: root.  Otherwise the task's euid/egid, except that every inode but the /proc/<pid>
     directory itself (mode S_IFDIR|0555) belongs to root — the root of the mm's user namespace since
-    v4.11 (commit 68eb94f16227) — when the task has no mm or its mm is not SUID_DUMP_USER.
+    v4.11 (commit 68eb94f16227), global root before (profile switch `task_dump_owner_user_ns`; the
+    function itself is v4.11's, earlier releases inlined the same rule as task_dumpable()) — when the task
+    has no mm or its mm is not SUID_DUMP_USER.
 
     Linux: fs/proc/base.c:task_dump_owner()
     """
@@ -120,6 +122,8 @@ def task_dump_owner(task: Task, mode: int) -> tuple[int, int]:
         if mm is None:
             return 0, 0
         if mm.get_dumpable() != 1:
+            if not task.kernel.version.task_dump_owner_user_ns:   # before 68eb94f16227 (v4.11): global root
+                return 0, 0
             ruid = make_kuid(mm.user_ns, 0)
             rgid = make_kgid(mm.user_ns, 0)
             uid = ruid if ruid != INVALID_UID else 0

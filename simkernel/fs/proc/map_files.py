@@ -11,8 +11,15 @@ Who may do what (current releases):
   * follow (open, stat, chdir through the link): additionally CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in
     the initial user namespace, checked first in ->get_link (EPERM).
 
+Older releases (the profile switches of simkernel/versions, reference §4-§5): until v4.2 lookup, readdir and
+d_revalidate first require CAP_SYS_ADMIN (EACCES, EPERM from v3.9) and following needs nothing more; v3.3
+takes lock_trace() (ATTACH); names were parsed with sscanf() until v4.16; readdir's flex_array limited the
+entries beyond f_pos until v5.1 (ENOMEM); the mmap lock became killable in v5.3; before v3.14 a VMA that
+vanished between d_revalidate and get_link crashed the kernel (a `KernelBug` here).
+
 Linux: fs/proc/base.c (map_files section: dname_to_vma_addr, map_files_d_revalidate, map_files_get_link,
-proc_map_files_get_link, proc_map_files_instantiate, proc_map_files_lookup, proc_map_files_readdir)
+proc_map_files_get_link, proc_map_files_instantiate, proc_map_files_lookup, proc_map_files_readdir,
+lock_trace)
 """
 
 from __future__ import annotations
@@ -25,21 +32,26 @@ from simkernel.fs.file import FMODE_READ, FMODE_WRITE, FileOperations
 from simkernel.fs.inode import Inode, InodeOperations
 from simkernel.fs.proc.internal import (generic_file_llseek, get_proc_task, instantiate_into, pid_delete_dentry, proc_fill_cache,
                                         proc_pid_make_inode, proc_setattr, task_dump_owner, PROC_I)
+from simkernel.fs.proc.map_files_history import (_flex_array_check, _get_link_oops, _map_files_access,
+                                                 _map_files_capable, lock_trace, unlock_trace)
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.fs.path import Path
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
+from simkernel.versions.profile import NAME_SSCANF, NAME_STRICT_NO_LEADING_ZERO
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
     from simkernel.fs.namei import NameiData
     from simkernel.kernel.task import Task
+    from simkernel.machine import Kernel
     from simkernel.mm.mm_types import MmStruct
 
 __all__ = ["dname_to_vma_addr", "map_files_d_revalidate", "map_files_get_link", "proc_map_files_get_link",
            "proc_map_files_instantiate", "proc_map_files_lookup", "proc_map_files_readdir",
            "PROC_MAP_FILES_INODE_OPERATIONS", "PROC_MAP_FILES_OPERATIONS",
-           "PROC_MAP_FILES_LINK_INODE_OPERATIONS", "TID_MAP_FILES_DENTRY_OPERATIONS", "BITS_PER_LONG"]
+           "PROC_MAP_FILES_LINK_INODE_OPERATIONS", "TID_MAP_FILES_DENTRY_OPERATIONS", "BITS_PER_LONG",
+           "lock_trace", "unlock_trace"]
 
 BITS_PER_LONG = 64
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -56,28 +68,40 @@ def _parse_hex(s: str, i: int) -> tuple[int, int]:
     return value, j
 
 
-def dname_to_vma_addr(name: str) -> tuple[int, int] | None:
-    """dname_to_vma_addr(): the strict "%lx-%lx" parser (v4.16+, leading zeros refused since v4.17).
+def dname_to_vma_addr(name: str, kernel: Kernel | None = None) -> tuple[int, int] | None:
+    """dname_to_vma_addr(): the "%lx-%lx" name of an entry as (start, end), or None (callers: ENOENT).
 
-    Returns (start, end) or None (the callers turn None into ENOENT).
+    The grammar depends on the release (`kernel.version.map_files_name_parser`; None: this machine's):
+      * v4.17+: the strict parser, leading zeros refused;
+      * v4.16 (ac7f1061c2c1): the strict parser, leading zeros accepted;
+      * v3.3-4.15: sscanf("%lx-%lx") == 2 -- whitespace before each number, "0x", wrap-around on overflow and
+        trailing junk are accepted (simkernel/lib/vsprintf.py).
 
-    Examples:
+    Examples (v4.17+):
         "400000-452000" -> (0x400000, 0x452000);  "7F00-7F01" -> (0x7f00, 0x7f01) (uppercase is fine);
         "0-1000" -> (0, 0x1000) (a lone 0 is no leading zero);  "0400000-452000", " 1-2", "1-2 ", "0x1-2",
         "+1-2", "1--2", "1-", "12", "1-2z", 17-digit numbers -> None.
         "-1000" parses as start 0 (zero digits are allowed) and matches no VMA.
+    In v4.16 "0400000-452000" -> (0x400000, 0x452000); in v3.3-4.15 also " 1- 2junk" -> (1, 2) and
+    "1" + "0" * 16 + "7f00-7f01" -> (0x7f00, 0x7f01), while "-1000" and "1 -2" -> None.
 
     Linux: fs/proc/base.c:dname_to_vma_addr()
     """
+    parser = kernel.version.map_files_name_parser if kernel is not None else NAME_STRICT_NO_LEADING_ZERO
+    if parser == NAME_SSCANF:
+        from simkernel.lib.vsprintf import sscanf
+        got = sscanf(name, "%lx-%lx")
+        return (got[0], got[1]) if len(got) == 2 else None
+    nlz = parser == NAME_STRICT_NO_LEADING_ZERO
     s = name
-    if len(s) > 1 and s[0] == "0" and s[1] != "-":
+    if nlz and len(s) > 1 and s[0] == "0" and s[1] != "-":
         return None
     try:
         start, i = _parse_hex(s, 0)
         if i >= len(s) or s[i] != "-":
             return None
         i += 1
-        if i + 1 < len(s) and s[i] == "0":
+        if nlz and i + 1 < len(s) and s[i] == "0":
             return None
         end, j = _parse_hex(s, i)
     except ValueError:
@@ -101,35 +125,50 @@ def _get_mm(current: Task, task: Task) -> MmStruct | None:
     return get_task_mm(task)
 
 
+def _mmap_read_lock(current: Task, mm: MmStruct) -> None:
+    """mmap_read_lock_killable() since cd9e2bb8271c (v5.3, `map_files_mmap_lock_killable`); down_read()
+    before, which no signal interrupts."""
+    if current.kernel.version.map_files_mmap_lock_killable:
+        mm.mmap_lock.down_read_killable(current)
+    else:
+        mm.mmap_lock.down_read(current)
+
+
 def map_files_d_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
     """map_files_d_revalidate(): valid while the task, access to its mm and the exact VMA all exist.
 
     Refreshes the owner (task_dump_owner), never the mode.  Returns False ("look it up again") for a gone
     task, a denied or missing mm, a malformed name or a vanished VMA; the re-lookup then reports the errno.
+    mm_access() since v3.5; ptrace_may_access() + get_task_mm() before.
 
     Raises:
+        KernelError(EACCES/EPERM): v3.3-4.2 without CAP_SYS_ADMIN (aborts the walk).
         KernelError(EINTR): fatal signal while waiting for the mmap lock (aborts the walk, v5.3+).
 
     Linux: fs/proc/base.c:map_files_d_revalidate()
     """
-    from simkernel.kernel.fork import mm_access
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
+    from simkernel.kernel.fork import get_task_mm, mm_access
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
     from simkernel.mm.vma import find_exact_vma
+    _map_files_capable(current)
     inode = dentry.d_inode
     task = get_proc_task(inode)
     if task is None:
         return False
-    try:
-        mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
-    except KernelError:
-        return False
+    if current.kernel.version.map_files_revalidate_mm_access:
+        try:
+            mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+        except KernelError:
+            return False
+    else:   # v3.3-3.4
+        mm = get_task_mm(task) if ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS) else None
     if mm is None:
         return False
     exists = False
     try:
-        addr = dname_to_vma_addr(dentry.d_name)
+        addr = dname_to_vma_addr(dentry.d_name, current.kernel)
         if addr is not None:
-            mm.mmap_lock.down_read_killable(current)
+            _mmap_read_lock(current, mm)
             try:
                 exists = find_exact_vma(mm, addr[0], addr[1]) is not None
             finally:
@@ -148,8 +187,10 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
     Raises:
         KernelError(ENOENT): no mm, or no VMA with this exact range and a file.
         KernelError(EINTR): fatal signal while waiting for the mmap lock.
+        KernelBug: v3.3-3.13, the VMA vanished after the walk revalidated the entry: rc still held the
+            name parser's 0, so the function returned success without a path (a GPF in the caller).
 
-    Linux: fs/proc/base.c:map_files_get_link()
+    Linux: fs/proc/base.c:map_files_get_link() (proc_map_files_get_link() before v4.5)
     """
     from simkernel.kernel.fork import get_task_mm
     from simkernel.mm.vma import find_exact_vma
@@ -157,13 +198,15 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
     if mm is None:
         raise KernelError(E.ENOENT, "map_files: the task has no mm")
     try:
-        addr = dname_to_vma_addr(dentry.d_name)
+        addr = dname_to_vma_addr(dentry.d_name, current.kernel)
         if addr is None:  # unreachable: the name was checked at lookup
             raise KernelError(E.EINVAL, "map_files: the name does not parse (it did at lookup)")
-        mm.mmap_lock.down_read_killable(current)
+        _mmap_read_lock(current, mm)
         try:
             vma = find_exact_vma(mm, addr[0], addr[1])
             if vma is None or vma.vm_file is None:
+                if not current.kernel.version.map_files_get_link_rc_fix:
+                    _get_link_oops(current, dentry.d_name)
                 raise KernelError(E.ENOENT, f"map_files: no file mapping {dentry.d_name} any more")
             return vma.vm_file.f_path   # file_user_path(): the user-visible path (v6.8+)
         finally:
@@ -201,14 +244,19 @@ def proc_map_files_get_link(current: Task, dentry: Dentry | None, inode: Inode, 
 
 def proc_map_files_instantiate(dentry: Dentry, task: Task, fmode: int) -> Dentry:
     """proc_map_files_instantiate(): a symlink inode, mode from the mapped file's f_mode (0400/0600),
-    size 64, owner per task_dump_owner(); unmountable since v6.12 (commit 3836b31c3e71).
+    size 64, owner per task_dump_owner(); its own inode_operations (follow needs a capability) since v4.3;
+    unmountable since v6.12 (commit 3836b31c3e71).
 
     Linux: fs/proc/base.c:proc_map_files_instantiate()
     """
     mode = S.S_IFLNK | (S.S_IRUSR if fmode & FMODE_READ else 0) | (S.S_IWUSR if fmode & FMODE_WRITE else 0)
     inode = proc_pid_make_inode(dentry.d_sb, task, mode)
     PROC_I(inode).proc_get_link = map_files_get_link
-    inode.i_op = PROC_MAP_FILES_LINK_INODE_OPERATIONS
+    if task.kernel.version.map_files_follow_needs_cap:
+        inode.i_op = PROC_MAP_FILES_LINK_INODE_OPERATIONS
+    else:   # before bdb4d100afe9 (v4.3): the generic /proc magic-link operations
+        from simkernel.fs.proc.base import PROC_PID_LINK_INODE_OPERATIONS
+        inode.i_op = PROC_PID_LINK_INODE_OPERATIONS
     inode.i_size = 64
     if task.kernel.version.map_files_dont_mount:
         dont_mount(dentry)
@@ -221,40 +269,42 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
     Order (6.18.44): task gone (ENOENT); the name must parse (ENOENT) *before* any permission check;
     mm_access (EINTR, ESRCH without mm, EACCES); the killable mmap lock (EINTR); find_exact_vma and its
     vm_file (ENOENT).  Before the 2026 back-port: task; ptrace check (EACCES); name; get_task_mm (ENOENT).
+    v3.3-4.2 begin with CAP_SYS_ADMIN (EACCES, EPERM from v3.9); v3.3 checks with lock_trace() (EACCES).
 
     Linux: fs/proc/base.c:proc_map_files_lookup()
     """
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
     from simkernel.mm.vma import find_exact_vma
+    _map_files_capable(current)
     task = get_proc_task(dir)
     if task is None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
-    new_order = current.kernel.version.map_files_exec_update_lock
-    if not new_order:
-        why: list[str] = []
-        if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
-            raise KernelError(E.EACCES,
-                              f"map_files lookup: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
-    addr = dname_to_vma_addr(dentry.d_name)
-    if addr is None:
-        raise KernelError(E.ENOENT, f"map_files: {dentry.d_name!r} is not a well-formed start-end name")
-    mm = _get_mm(current, task)
-    if mm is None:
-        raise KernelError(E.ENOENT, "map_files: the task has no mm")
+    v = current.kernel.version
+    if not v.map_files_exec_update_lock:
+        _map_files_access(current, task, "lookup")
     try:
-        mm.mmap_lock.down_read_killable(current)
+        addr = dname_to_vma_addr(dentry.d_name, current.kernel)
+        if addr is None:
+            raise KernelError(E.ENOENT, f"map_files: {dentry.d_name!r} is not a well-formed start-end name")
+        mm = _get_mm(current, task)
+        if mm is None:
+            raise KernelError(E.ENOENT, "map_files: the task has no mm")
         try:
-            vma = find_exact_vma(mm, addr[0], addr[1])
-            if vma is None:
-                raise KernelError(E.ENOENT, f"map_files: no VMA spans exactly {dentry.d_name}")
-            if vma.vm_file is None:
-                raise KernelError(E.ENOENT, f"map_files: the VMA {dentry.d_name} is anonymous")
-            fmode = vma.vm_file.f_mode
+            _mmap_read_lock(current, mm)
+            try:
+                vma = find_exact_vma(mm, addr[0], addr[1])
+                if vma is None:
+                    raise KernelError(E.ENOENT, f"map_files: no VMA spans exactly {dentry.d_name}")
+                if vma.vm_file is None:
+                    raise KernelError(E.ENOENT, f"map_files: the VMA {dentry.d_name} is anonymous")
+                fmode = vma.vm_file.f_mode
+            finally:
+                mm.mmap_lock.up_read()
+            return proc_map_files_instantiate(dentry, task, fmode)
         finally:
-            mm.mmap_lock.up_read()
-        return proc_map_files_instantiate(dentry, task, fmode)
+            _mmput(mm)
     finally:
-        _mmput(mm)
+        if v.map_files_lock_trace:
+            unlock_trace(task)
 
 
 def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
@@ -264,56 +314,80 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
     and take the mmap lock again) after dropping it.  Position k+1 names the k-th file-backed VMA of the
     *current* list, so VMAs that appear or vanish between two getdents calls shift entries (skips and
     repeats are possible).  Since the 2026 back-port "." and ".." come before the permission check, and
-    a task without mm lists as empty.
+    a task without mm lists as empty.  v3.3-4.2 begin with CAP_SYS_ADMIN; v3.3-5.0 refuse to collect more
+    entries than a flex_array holds (ENOMEM, after the dots of the same call).
 
     Raises:
-        KernelError(ENOENT): the task was reaped.  KernelError(EACCES): mm_access denied.
+        KernelError(EACCES/EPERM): v3.3-4.2 without CAP_SYS_ADMIN.
+        KernelError(ENOENT): the task was reaped.  KernelError(EACCES): the ptrace check or mm_access denied.
+        KernelError(ENOMEM): v3.3-5.0, too many file-backed VMAs beyond f_pos.
         KernelError(EINTR): fatal signal while waiting for a lock.
 
     Linux: fs/proc/base.c:proc_map_files_readdir()
     """
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+    _map_files_capable(current)
     task = get_proc_task(file.f_inode)
     if task is None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
-    new_order = current.kernel.version.map_files_exec_update_lock
-    if not new_order:
-        why: list[str] = []
-        if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
-            raise KernelError(E.EACCES,
-                              f"map_files readdir: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
-    if not dir_emit_dots(file, ctx):
-        return
+    v = current.kernel.version
+    if not v.map_files_exec_update_lock:
+        _map_files_access(current, task, "readdir")
     try:
-        mm = _get_mm(current, task)
-    except KernelError as err:
-        if err.errno == E.ESRCH:
+        if not dir_emit_dots(file, ctx):
             return
-        raise
-    if mm is None:
-        return
-    items: list[tuple[int, int, int]] = []
-    try:
-        mm.mmap_lock.down_read_killable(current)
         try:
-            pos = 2
-            for vma in mm:
-                if vma.vm_file is None:
-                    continue
-                pos += 1
-                if pos <= ctx.pos:
-                    continue
-                items.append((vma.vm_start, vma.vm_end, vma.vm_file.f_mode))
+            mm = _get_mm(current, task)
+        except KernelError as err:
+            if err.errno == E.ESRCH:
+                return
+            raise
+        if mm is None:
+            return
+        items: list[tuple[int, int, Any]] = []
+        try:
+            _mmap_read_lock(current, mm)
+            try:
+                if v.map_files_readdir_limit is not None:
+                    _flex_array_check(mm, ctx.pos, v.map_files_readdir_limit)
+                pos = 2
+                for vma in mm:
+                    if vma.vm_file is None:
+                        continue
+                    pos += 1
+                    if pos <= ctx.pos:
+                        continue
+                    if v.map_files_readdir_fmode:
+                        items.append((vma.vm_start, vma.vm_end, vma.vm_file.f_mode))
+                    else:    # v3.3-3.6: a reference on the file itself (7b540d0646ce dropped it)
+                        from simkernel.fs.file_table import get_file
+                        items.append((vma.vm_start, vma.vm_end, get_file(vma.vm_file)))
+            finally:
+                mm.mmap_lock.up_read()
         finally:
-            mm.mmap_lock.up_read()
+            _mmput(mm)
+        _emit_entries(current, file, ctx, task, items, v.map_files_readdir_fmode)
     finally:
-        _mmput(mm)
-    for start, end, fmode in items:
-        name = f"{start:x}-{end:x}"
-        if not proc_fill_cache(current, file, ctx, name,
-                               lambda d, m=fmode: proc_map_files_instantiate(d, task, m)):
-            break
-        ctx.pos += 1
+        if v.map_files_lock_trace:
+            unlock_trace(task)
+
+
+def _emit_entries(current: Task, file: File, ctx: Any, task: Task, items: list[tuple[int, int, Any]],
+                  fmode_snapshot: bool) -> None:
+    """Pass 2 of readdir, without the mmap lock: proc_fill_cache() each name until the buffer is full.
+    Before v3.7 the items hold file references, dropped here (all of them, emitted or not)."""
+    try:
+        for start, end, held in items:
+            name = f"{start:x}-{end:x}"
+            fmode = held if fmode_snapshot else held.f_mode
+            if not proc_fill_cache(current, file, ctx, name,
+                                   lambda d, m=fmode: proc_map_files_instantiate(d, task, m)):
+                break
+            ctx.pos += 1
+    finally:
+        if not fmode_snapshot:
+            from simkernel.fs.file_table import fput
+            for _s, _e, f in items:
+                fput(f)
 
 
 def _generic_read_dir(current: Task, file: File, count: int, pos: int) -> bytes:

@@ -215,6 +215,12 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
         _mmput(mm)
 
 
+def _map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
+    """The inode's proc_get_link: map_files_get_link() looked up at call time, so that a patch of it
+    (simkernel/patch.py) also reaches entries instantiated before the patch."""
+    return map_files_get_link(current, dentry, task)
+
+
 def proc_map_files_get_link(current: Task, dentry: Dentry | None, inode: Inode, nd: NameiData | None) -> None:
     """proc_map_files_get_link(): following needs a capability in the initial user namespace, first.
 
@@ -251,7 +257,7 @@ def proc_map_files_instantiate(dentry: Dentry, task: Task, fmode: int) -> Dentry
     """
     mode = S.S_IFLNK | (S.S_IRUSR if fmode & FMODE_READ else 0) | (S.S_IWUSR if fmode & FMODE_WRITE else 0)
     inode = proc_pid_make_inode(dentry.d_sb, task, mode)
-    PROC_I(inode).proc_get_link = map_files_get_link
+    PROC_I(inode).proc_get_link = _map_files_get_link
     if task.kernel.version.map_files_follow_needs_cap:
         inode.i_op = PROC_MAP_FILES_LINK_INODE_OPERATIONS
     else:   # before bdb4d100afe9 (v4.3): the generic /proc magic-link operations

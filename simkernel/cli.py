@@ -1,6 +1,6 @@
 """Command line: `python -m simkernel <command>` (also installed as `simkernel`).
 
-Commands: `demo`, `versions`, `shell`, `snapshot`.  Exit statuses: 0 ok, 1 failure (a command that failed, a
+Commands: `demo`, `versions`, `shell`, `snapshot`, `matrix`.  Exit statuses: 0 ok, 1 failure (a command that failed, a
 snapshot that differs from the host with --compare), 2 usage (argparse's own status for bad arguments).
 """
 
@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="compare maps lines (dev and inode numbers ignored) and map_files names and link "
                            "targets with the host's; exit 1 on any difference")
     snap.add_argument("--kernel", default=DEFAULT_VERSION, choices=list(VERSIONS), help=kernel_help)
+
+    from simkernel.matrix import add_arguments as matrix_arguments
+    matrix_arguments(sub.add_parser(
+        "matrix", help="the behaviour matrix: scenarios x kernel releases (and patched kernels)",
+        description="Run the scenario library (simkernel/scenarios) on fresh kernels of every release profile "
+                    "(or the ones named) and print what each answered; a cell that differs from the kernel on "
+                    "its left is marked with '*'.",
+        epilog="example: python -m simkernel matrix --scenarios names selftest-001 --kernels 4.15 4.16 4.17 "
+               "--only-diff"))
     return p
 
 
@@ -97,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "shell":
         return _shell(args)
+    if args.command == "matrix":
+        from simkernel.matrix import cli_matrix
+        return cli_matrix(args, sys.stdout, sys.stderr)
     if args.command == "snapshot":
         from simkernel.host.snapshot import run_snapshot
         return run_snapshot(args.pid, compare=args.compare, version=args.kernel, out=sys.stdout, err=sys.stderr)

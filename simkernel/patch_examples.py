@@ -1,0 +1,90 @@
+"""Two design experiments on map_files, written as a notebook would write them (see simkernel/patch.py).
+
+`readdir_by_address` -- readdir that resumes by address instead of by ordinal.  Stock readdir positions
+count file-backed VMAs ("the k-th one"), so a mapping that vanishes or appears between two getdents calls
+makes the next call skip or repeat an entry (reference §8.4).  This version emits "." and ".." as usual and
+then stores the *end address* of the last entry emitted as the directory position; the next call resumes at
+the first file-backed VMA that starts at or above it.  Every entry present during the whole listing is
+read exactly once.  Cost: positions (d_off) become addresses, so `lseek()` to an ordinal no longer means
+"skip n entries" and procfs' MAX_NON_LFS bound on lseek makes most positions unreachable by seeking.
+
+`lookup_permission_first` -- a lookup that checks ptrace permission before parsing the name, the order of
+every release before the 2026 back-port of 6650527444da.  Applied to 6.18.44 it brings back EACCES for a
+malformed name looked up without permission -- but not ENOENT for a zombie's names, which the 2026 lookup
+now gets from mm_access() (ESRCH): one patch reverts one behaviour, not the release.
+
+    >>> import simkernel
+    >>> from simkernel.patch_examples import lookup_permission_first
+    >>> k = simkernel.Kernel()
+    >>> _ = k.patch("fs/proc/base.c:proc_map_files_lookup", lookup_permission_first)
+    >>> k.patches
+    [<Patch lookup_permission_first on simkernel.fs.proc.map_files:proc_map_files_lookup>]
+
+Linux: fs/proc/base.c:proc_map_files_readdir(), proc_map_files_lookup()
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from simkernel.errors import KernelError
+from simkernel.uapi import errno as E
+
+__all__ = ["readdir_by_address", "lookup_permission_first", "EXAMPLES"]
+
+
+def readdir_by_address(orig: Callable[..., Any], current: Any, file: Any, ctx: Any) -> None:
+    """proc_map_files_readdir() resuming at an address: past the dots, ctx.pos is the end of the last entry.
+
+    Written against 6.18.44's readdir (the 2026 order: task, dots, mm_access(), the killable mmap lock); it
+    does not call `orig` -- it replaces the whole function.
+    """
+    from simkernel.fs.proc.internal import get_proc_task, proc_fill_cache
+    from simkernel.fs.proc.map_files import proc_map_files_instantiate
+    from simkernel.fs.readdir import dir_emit_dots
+    from simkernel.kernel.fork import mm_access
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
+    from simkernel.mm.mmap import mmput
+    task = get_proc_task(file.f_inode)
+    if task is None:
+        raise KernelError(E.ENOENT, "map_files: the process is gone")
+    if not dir_emit_dots(file, ctx):
+        return
+    try:
+        mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+    except KernelError as err:
+        if err.errno == E.ESRCH:
+            return
+        raise
+    resume = ctx.pos if ctx.pos > 2 else 0
+    try:
+        mm.mmap_lock.down_read_killable(current)
+        try:
+            items = [(v.vm_start, v.vm_end, v.vm_file.f_mode) for v in mm
+                     if v.vm_file is not None and v.vm_start >= resume]
+        finally:
+            mm.mmap_lock.up_read()
+    finally:
+        mmput(mm)
+    for start, end, fmode in items:
+        if not proc_fill_cache(current, file, ctx, f"{start:x}-{end:x}",
+                               lambda d, m=fmode: proc_map_files_instantiate(d, task, m)):
+            break
+        ctx.pos = end
+
+
+def lookup_permission_first(orig: Callable[..., Any], current: Any, dir: Any, dentry: Any, flags: int) -> Any:
+    """proc_map_files_lookup() with the pre-2026 order: ptrace_may_access() before the name is parsed."""
+    from simkernel.fs.proc.internal import get_proc_task
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+    task = get_proc_task(dir)
+    if task is not None and not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
+        raise KernelError(E.EACCES, "experiment: ptrace_may_access() before the name is parsed")
+    return orig(current, dir, dentry, flags)
+
+
+EXAMPLES: dict[str, tuple[str, Callable[..., Any]]] = {
+    "readdir-by-address": ("fs/proc/base.c:proc_map_files_readdir", readdir_by_address),
+    "lookup-permission-first": ("fs/proc/base.c:proc_map_files_lookup", lookup_permission_first),
+}
+"""name -> (patch target, replacement): the experiments `simkernel matrix --kernels 6.18.44+NAME` knows."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from simkernel.scenarios.fast import map_file_pages
-from simkernel.scenarios.observe import (BASE, FIXED, PAGE, Obs, Observation, attempt, in_window, make_file,
-                                         mf, rng, spawn)
+from simkernel.scenarios.observe import (BASE, FIXED, PAGE, Obs, Observation, attempt, files_below_window,
+                                         in_window, make_file, mf, rng, spawn)
 from simkernel.scenarios.permissions import map_target
 from simkernel.scenarios.registry import scenario
 from simkernel.uapi import CAP_DAC_READ_SEARCH, MAP_PRIVATE, O_DIRECTORY, O_RDONLY, PROT_READ, SEEK_SET
@@ -158,7 +158,7 @@ def scenario_dir_fd(k: Any, d: str) -> list[Observation]:
         t.sys.mmap(BASE + 4 * i * PAGE, PAGE, PROT_READ, MAP_PRIVATE | FIXED, fd, i * PAGE)
     w = spawn(k, "observer")
     dfd = w.sys.open(mf(t), O_RDONLY | O_DIRECTORY)
-    below = sum(1 for n in w.sys.listdir(mf(t)) if not in_window(n))
+    below = files_below_window(w, mf(t))       # the host task also maps its interpreter and libraries
 
     def rel(n: str) -> str:
         return f"+{(int(n.split('-')[0], 16) - BASE) // PAGE}p"

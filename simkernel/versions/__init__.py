@@ -17,6 +17,8 @@ Linux: see ../shared/reference/map_files.md §3 for the timeline.
 
 from __future__ import annotations
 
+from attrs import evolve
+
 from simkernel.versions import (v3_3, v3_4, v3_5, v3_7, v3_9, v3_12, v3_13, v3_14, v4_3, v4_4, v4_5, v4_10,
                                 v4_11, v4_16, v4_17, v5_1, v5_3, v5_6, v5_9, v6_12, v6_13, v6_15, v6_18,
                                 v6_18_44)
@@ -38,14 +40,28 @@ assert VERSIONS[DEFAULT_VERSION].switches() == VersionProfile(name="", release=(
 def resolve_version(version: str | VersionProfile | None) -> VersionProfile:
     """The profile for a name (`"6.18.44"`), a profile, or None (the default).
 
+    A release between two profiles behaves as the older one (the next profile is the first release known to
+    differ): `resolve_version("4.15")` is the 4.11 profile renamed "4.15".
+
     Raises:
-        ValueError: an unknown release name; the message lists the known ones.
+        ValueError: not a release number, older than 3.3 (no map_files) or newer than the newest profile;
+            the message lists the known ones.
     """
     if version is None:
         return VERSIONS[DEFAULT_VERSION]
     if isinstance(version, VersionProfile):
         return version
+    name = str(version)
+    if name in VERSIONS:
+        return VERSIONS[name]
     try:
-        return VERSIONS[str(version)]
-    except KeyError:
-        raise ValueError(f"unknown kernel version {version!r}; known: {', '.join(VERSIONS)}") from None
+        release = tuple(int(x) for x in name.split("."))
+    except ValueError:
+        release = ()
+    newest = VERSIONS[DEFAULT_VERSION].release
+    if release and VERSIONS["3.3"].release <= release <= newest:
+        base = [p for p in VERSIONS.values() if p.release <= release][-1]
+        return evolve(base, name=name, release=release,
+                      description=f"{base.description} (as profile {base.name}: nothing known changed since)")
+    raise ValueError(f"unknown kernel version {version!r}; known: {', '.join(VERSIONS)} (and any release "
+                     f"between 3.3 and {DEFAULT_VERSION}, which behaves as the profile before it)")

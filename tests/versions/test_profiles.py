@@ -64,6 +64,17 @@ def test_resolve_version() -> None:
     assert isinstance(V.resolve_version("3.3"), VersionProfile)
 
 
+def test_resolve_a_release_between_profiles() -> None:
+    """A release without its own profile behaves as the profile before it, under its own name."""
+    p = V.resolve_version("4.15")
+    assert (p.name, p.release) == ("4.15", (4, 15)) and p.switches() == V.VERSIONS["4.11"].switches()
+    assert "as profile 4.11" in p.description
+    assert simkernel.Kernel(version="5.0").version.map_files_readdir_limit == 86700
+    for bad in ("3.2", "7.1", "four"):
+        with pytest.raises(ValueError, match="any release between 3.3 and 6.18.44"):
+            V.resolve_version(bad)
+
+
 def test_versions_doctest() -> None:
     """The package docstring's examples run."""
     assert doctest.testmod(V).failed == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import doctest
 import io
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,14 @@ def test_full_matrix_matches_the_golden_file(full: M.Matrix) -> None:
 
 
 def test_full_matrix_is_fast() -> None:
-    """The library across all profiles runs well under 10 s."""
+    """The library across all profiles runs well under 10 s (about 4 s on the CI machine; a coverage or
+    trace hook slows every Python line, so under one the budget is five times larger)."""
+    cov = sys.modules.get("coverage")
+    traced = sys.gettrace() is not None or (cov is not None and cov.Coverage.current() is not None)
+    budget = 50 if traced else 10
     t0 = time.perf_counter()
     m = M.run_matrix()
-    assert time.perf_counter() - t0 < 10 and m.seconds < 10
+    assert time.perf_counter() - t0 < budget and m.seconds < budget
     assert len(m.kernels) == len(VERSIONS) and {r.scenario for r in m.rows} == set(SCENARIOS)
 
 

@@ -220,3 +220,26 @@ def test_kernel_of_arguments() -> None:
     for obj in (s.k, s.t, s.t.mm, vma, vma.vm_file, vma.vm_file.f_inode, vma.vm_file.f_path.dentry):
         assert P._kernel_of_args((obj,)) is s.k, obj
     assert P._kernel_of_args((1, "x")) is None
+
+
+def test_ambiguous_names_and_hints() -> None:
+    """A kernel name defined in two modules needs the C file as a hint or the module; tables resolve to the
+    module that defines them."""
+    with pytest.raises(P.PatchError, match="ambiguous"):
+        P.resolve("generic_file_llseek")
+    m, name, slot = P.resolve("fs/proc/root.c:generic_file_llseek")
+    assert (m.__name__, slot) == ("simkernel.fs.proc.internal", None)
+    assert P.resolve("simkernel.fs.ramfs:generic_file_llseek")[0].__name__ == "simkernel.fs.ramfs"
+    assert P.resolve("PROC_MAP_FILES_OPERATIONS.llseek")[0].__name__ == "simkernel.fs.proc.map_files"
+    with pytest.raises(P.PatchError, match="has no"):
+        P.resolve("simkernel.fs.ramfs:nothing_here")
+
+
+def test_patching_one_slot_twice_reuses_its_patch_point() -> None:
+    """A slot made patchable once stays the same patch point; two kernels may patch it differently."""
+    a, b = setup(), setup()
+    a.k.patch("PROC_MAP_FILES_OPERATIONS.iterate_shared", _deny)
+    b.k.patch("PROC_MAP_FILES_OPERATIONS.iterate_shared", lambda orig, *x: orig(*x))
+    with raises_errno(E.EACCES):
+        a.root.sys.listdir(mf(a.t))
+    assert len(b.root.sys.listdir(mf(b.t))) == 2

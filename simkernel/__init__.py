@@ -15,13 +15,13 @@ See README.md and ../shared/DESIGN.md for the public API contract.
 from __future__ import annotations
 
 from simkernel import uapi
-from simkernel.errors import KernelError
+from simkernel.errors import KernelBug, KernelError
 from simkernel.kernel.cred import Cred
 from simkernel.kernel.task import Task
 from simkernel.machine import Kernel
 from simkernel.versions import DEFAULT_VERSION, VERSIONS, VersionProfile
 
-__all__ = ["Kernel", "Task", "Cred", "KernelError", "VERSIONS", "DEFAULT_VERSION", "VersionProfile", "uapi",
+__all__ = ["Kernel", "Task", "Cred", "KernelError", "KernelBug", "VERSIONS", "DEFAULT_VERSION", "VersionProfile", "uapi",
            "__version__"]
 
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ from simkernel.kernel.task import Task
 from simkernel.machine import Kernel
 from simkernel.versions import DEFAULT_VERSION, VERSIONS, VersionProfile
 
-__all__ = ["Kernel", "Task", "Cred", "KernelError", "KernelBug", "VERSIONS", "DEFAULT_VERSION", "VersionProfile", "uapi",
-           "__version__"]
+__all__ = ["Kernel", "Task", "Cred", "KernelError", "KernelBug", "VERSIONS", "DEFAULT_VERSION", "VersionProfile",
+           "uapi", "__version__"]
 
 __version__ = "0.1.0"

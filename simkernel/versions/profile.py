@@ -55,11 +55,11 @@ class VersionProfile:
     map_files_name_parser: str = NAME_STRICT_NO_LEADING_ZERO
     # lookup, readdir and d_revalidate first required capable(CAP_SYS_ADMIN): EACCES in v3.3-3.8
     # (640708a2cff7) [S], EPERM in v3.9-4.2 (commit not identified) [S]; 0 = no such check since
-    # bdb4d100afe9 (v4.3) [M][S].  Read in map_files.py:_map_files_capable().
+    # bdb4d100afe9 (v4.3) [M][S].  Read in fs/proc/map_files_history.py:_map_files_capable().
     map_files_admin_errno: int = 0
     # v3.3 lookup/readdir took lock_trace(): cred_guard_mutex (killable) + PTRACE_MODE_ATTACH, any failure
     # EACCES; ptrace_may_access(PTRACE_MODE_READ) since eb94cd96e05d (v3.4) [M][S].  Read in
-    # map_files.py:_map_files_access().
+    # fs/proc/map_files_history.py:_map_files_access().
     map_files_lock_trace: bool = False
     # map_files_d_revalidate() uses mm_access() since v3.5 (ptrace_may_access() + get_task_mm() in
     # v3.3-3.4; commit not identified) [S].  Read in map_files.py:map_files_d_revalidate().
@@ -111,10 +111,13 @@ class VersionProfile:
     # `task == current` before.  Read in kernel/ptrace.py:__ptrace_may_access().
     ptrace_same_thread_group: bool = True
     # the dumpable test denies everything but SUID_DUMP_USER since d049f74f2dbe (v3.13) [S][U id]; only
-    # SUID_DUMP_DISABLE (`!dumpable`) before.  Read in ptrace.py:__ptrace_may_access().
+    # SUID_DUMP_DISABLE (`!dumpable`) before.  Read in ptrace.py:_ptrace_dumpable_pre410() (from v4.10 the
+    # test is always `!= SUID_DUMP_USER`).
     ptrace_dumpable_user_only: bool = True
-    # ...and asks for CAP_SYS_PTRACE over mm->user_ns since bfedb589252c (v4.10) [S][U id]; over the
-    # target's cred user namespace before.  Read in ptrace.py:__ptrace_may_access().
+    # ...and asks for CAP_SYS_PTRACE over mm->user_ns, skipping the test for a task without mm, since
+    # bfedb589252c (v4.10) [S: the patch mail and later trees]; before, over the target's cred user namespace,
+    # and a task without mm counted as dumpable 0 [S: 3.x kernel/ptrace.c].  Read in
+    # ptrace.py:__ptrace_may_access().
     ptrace_dumpable_mm_user_ns: bool = True
     # PTRACE_MODE_FSCREDS exists since caaee6234d05 (v4.5) [M][S]: fsuid/fsgid and, in commoncap, the
     # effective set; before, every check used the real uid/gid and the permitted set (REALCREDS).

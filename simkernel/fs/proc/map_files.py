@@ -285,8 +285,9 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
     if task is None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
     v = current.kernel.version
+    traced = False           # v3.3: holding lock_trace()
     if not v.map_files_exec_update_lock:
-        _map_files_access(current, task, "lookup")
+        traced = _map_files_access(current, task, "lookup")
     try:
         addr = dname_to_vma_addr(dentry.d_name, current.kernel)
         if addr is None:
@@ -309,7 +310,7 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
         finally:
             _mmput(mm)
     finally:
-        if v.map_files_lock_trace:
+        if traced:
             unlock_trace(task)
 
 
@@ -336,8 +337,9 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
     if task is None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
     v = current.kernel.version
+    traced = False           # v3.3: holding lock_trace()
     if not v.map_files_exec_update_lock:
-        _map_files_access(current, task, "readdir")
+        traced = _map_files_access(current, task, "readdir")
     try:
         if not dir_emit_dots(file, ctx):
             return
@@ -373,7 +375,7 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
             _mmput(mm)
         _emit_entries(current, file, ctx, task, items, v.map_files_readdir_fmode)
     finally:
-        if v.map_files_lock_trace:
+        if traced:
             unlock_trace(task)
 
 

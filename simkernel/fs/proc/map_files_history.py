@@ -61,19 +61,23 @@ def unlock_trace(task: Task) -> None:
     task.signal.cred_guard_mutex.unlock()
 
 
-def _map_files_access(current: Task, task: Task, what: str) -> None:
+def _map_files_access(current: Task, task: Task, what: str) -> bool:
     """The ptrace check of lookup and readdir before the 2026 order: lock_trace() in v3.3 (any failure,
-    EINTR included, becomes EACCES; the caller must unlock_trace()), PTRACE_MODE_READ from v3.4."""
+    EINTR included, becomes EACCES), PTRACE_MODE_READ from v3.4.
+
+    Returns True when the caller now holds lock_trace() and must unlock_trace() when done.
+    """
     from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
     if current.kernel.version.map_files_lock_trace:
         try:
             lock_trace(current, task)
         except KernelError as err:
             raise KernelError(E.EACCES, f"map_files {what}: lock_trace() failed ({err.explain or err})") from None
-        return
+        return True
     why: list[str] = []
     if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
         raise KernelError(E.EACCES, f"map_files {what}: ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
+    return False
 
 
 def _flex_array_check(mm: MmStruct, f_pos: int, limit: int) -> None:

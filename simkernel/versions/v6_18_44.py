@@ -17,6 +17,6 @@ from simkernel.versions.v6_18 import PROFILE as PREVIOUS
 __all__ = ["PROFILE"]
 
 PROFILE = derive(PREVIOUS, "6.18.44", (6, 18, 44),
-                 "this machine: 6.18 with the 2026 exec_update_lock back-ports (default)",
+                 "this machine: 6.18 with the 2026 exec_update_lock back-ports",
                  __doc__,
                  map_files_exec_update_lock=True, proc_link_exec_update_lock=True)

@@ -50,10 +50,11 @@ if TYPE_CHECKING:
 __all__ = ["Trace", "TraceNode", "SyscallHookChain", "install_syscall_layer", "remove_syscall_layer",
            "render_value", "render_args"]
 
-# Modules whose functions are not kernel functions (the tracer itself and what renders for humans).
+# Modules whose functions are not kernel functions (the tracer itself, what renders for humans, and the VMA tree's
+# bookkeeping in simkernel/mm/maple_tree.py, a library like the sortedcontainers it replaced).
 _EXCLUDED_MODULES = frozenset({"simkernel.trace", "simkernel.strace", "simkernel.display", "simkernel.syscalls",
                                "simkernel.userspace", "simkernel.demo", "simkernel.cli", "simkernel.__main__",
-                               "simkernel.errors"})
+                               "simkernel.errors", "simkernel.mm.maple_tree"})
 _EXCLUDED_PACKAGES = ("simkernel.uapi", "simkernel.host")
 # Static inline functions and macros in C (function_graph cannot see them either), and model bookkeeping.
 # Names in CAPITALS (PROC_I, S_ISDIR, MKDEV, PAGE_ALIGN) are macros and are left out by rule.

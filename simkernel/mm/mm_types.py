@@ -1,7 +1,7 @@
 """The address space: mm_struct and vm_area_struct.
 
-The VMA set is kept in a sorted container keyed by `vm_start` (the kernel's maple tree), so `find_vma` and
-`find_exact_vma` are O(log n).
+The VMA set is kept in a MapleTree keyed by `vm_start` (simkernel/mm/maple_tree.py, standing in for the
+kernel's maple tree), so `find_vma` and `find_exact_vma` are O(log n).
 
 Linux: include/linux/mm_types.h, include/linux/mm.h (VM_* flags)
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+import attrs
 from attrs import define, field, frozen
-from sortedcontainers import SortedKeyList
 
 from simkernel.kernel.locking import RwSemaphore
+from simkernel.mm.maple_tree import MapleTree
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
@@ -154,13 +155,14 @@ class VmAreaStruct:
         return vma_html(self)
 
 
+# vm_area_dup() (simkernel/mm/vma.py) passes every field by position, in this order
+assert tuple(a.name for a in attrs.fields(VmAreaStruct)) == (
+    "vm_start", "vm_end", "vm_flags", "vm_pgoff", "vm_file", "vm_mm", "anon_vma", "vm_ops", "anon_name", "detached")
+
+
 def vma_pages(vma: VmAreaStruct) -> int:
     """vma_pages(): pages in [vm_start, vm_end). Linux: include/linux/mm.h"""
     return (vma.vm_end - vma.vm_start) >> PAGE_SHIFT
-
-
-def _vma_key(vma: VmAreaStruct) -> int:
-    return vma.vm_start
 
 
 @define(eq=False)
@@ -176,7 +178,7 @@ class MmStruct:
     user_ns: UserNamespace = field(repr=False)
     mmap_base: int = 0
     task_size: int = TASK_SIZE
-    mm_rb: SortedKeyList = field(factory=lambda: SortedKeyList(key=_vma_key), repr=False)
+    mm_rb: MapleTree = field(factory=MapleTree, repr=False)
     map_count: int = 0
     dumpable: int = 1
     mmap_lock: RwSemaphore = field(factory=lambda: RwSemaphore("&mm->mmap_lock"), repr=False)

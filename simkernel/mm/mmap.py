@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 
 from simkernel.errors import KernelError
 from simkernel.fs.file import FMODE_PATH, FMODE_READ, FMODE_WRITE
+from simkernel.fs.file_table import fput, get_file
+from simkernel.fs.mount import MNT_NOEXEC
+from simkernel.kernel.capability import capable
 from simkernel.mm.mm_types import (PAGE_ALIGN, PAGE_SHIFT, VM_ACCOUNT, VM_DONTCOPY, VM_DROPPABLE,
                                    VM_DONTDUMP, VM_EXEC, VM_GROWSDOWN, VM_GROWSUP, VM_LOCKED,
                                    VM_LOCKED_MASK, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE,
@@ -38,6 +41,7 @@ from simkernel.uapi.mman import (MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, M
                                  MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK,
                                  MAP_SYNC, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE)
 from simkernel.uapi import stat as S
+from simkernel.uapi.capability import CAP_IPC_LOCK
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
@@ -120,7 +124,6 @@ def _file_mmap_ok(file: File, inode: Inode, pgoff: int, length: int) -> bool:
 
 def _path_noexec(file: File) -> bool:
     """path_noexec(): the file's mount is noexec. Linux: fs/exec.c"""
-    from simkernel.fs.mount import MNT_NOEXEC
     return bool(file.f_path.mnt.mnt_flags & MNT_NOEXEC)
 
 
@@ -132,8 +135,6 @@ def _mlock_future_ok(current: Task, mm: MmStruct, vm_flags: int, nbytes: int) ->
     """mlock_future_ok(): a VM_LOCKED mapping stays within RLIMIT_MEMLOCK unless CAP_IPC_LOCK. Linux: mm/mmap.c"""
     if not vm_flags & VM_LOCKED:
         return True
-    from simkernel.kernel.capability import capable
-    from simkernel.uapi.capability import CAP_IPC_LOCK
     if capable(current, CAP_IPC_LOCK):
         return True
     return (nbytes >> PAGE_SHIFT) + mm.locked_vm <= _rlimit_memlock(current) >> PAGE_SHIFT
@@ -258,7 +259,7 @@ def mmap_region(current: Task, file: File | None, addr: int, length: int, vm_fla
         prev, nxt = vms.prev, vms.next
     else:
         nxt = find_vma(mm, addr)
-        prev = vma_prev(mm, nxt) if nxt is not None else (mm.mm_rb[-1] if len(mm.mm_rb) else None)
+        prev = vma_prev(mm, nxt) if nxt is not None else mm.mm_rb.last()
     if accountable_mapping(file, vm_flags):
         vm_flags |= VM_ACCOUNT
     if vms is not None:
@@ -295,7 +296,6 @@ def _mmap_new_vma(current: Task, mm: MmStruct, file: File | None, addr: int, end
 
     Linux: mm/vma.c:__mmap_new_vma(), __mmap_new_file_vma()
     """
-    from simkernel.fs.file_table import fput, get_file
     vma = vm_area_alloc(mm)
     vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff = addr, end, vm_flags, pgoff
     if file is not None:
@@ -343,7 +343,6 @@ def ksys_mmap_pgoff(current: Task, addr: int, length: int, prot: int, flags: int
 
     Linux: arch/x86/kernel/sys_x86_64.c:SYSCALL_DEFINE6(mmap), mm/mmap.c:ksys_mmap_pgoff()
     """
-    from simkernel.fs.file_table import fput, get_file
     addr &= ULONG_MAX
     length &= ULONG_MAX
     offset &= ULONG_MAX
@@ -419,7 +418,6 @@ def dup_mmap(mm: MmStruct, oldmm: MmStruct) -> None:
 
     Linux: mm/mmap.c:dup_mmap(), kernel/fork.c:dup_mm()
     """
-    from simkernel.fs.file_table import get_file
     assert not len(mm.mm_rb), "dup_mmap into a non-empty mm"
     for name in ("mmap_base", "mmap_legacy_base", "topdown", "task_size", "start_brk", "brk", "start_stack",
                  "def_flags", "total_vm", "data_vm", "exec_vm", "stack_vm", "hiwater_vm", "dumpable"):
@@ -457,7 +455,6 @@ def mmput(mm: MmStruct) -> None:
 
     Linux: kernel/fork.c:mmput(), __mmput()
     """
-    from simkernel.fs.file_table import fput
     assert mm.mm_users > 0, "mmput of a dead mm"
     mm.mm_users -= 1
     if mm.mm_users:

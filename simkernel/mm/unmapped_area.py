@@ -124,16 +124,15 @@ def _area_highest(mm: MmStruct, lo: int, hi: int, size: int) -> int | None:
     """mas_empty_area_rev(lo, hi - 1, size): the end of the highest free range of `size` in [lo, hi)."""
     if hi <= lo or hi - lo < size:
         return None
-    rb = mm.mm_rb
-    i = rb.bisect_key_left(hi) - 1           # last VMA starting below hi
+    below = mm.mm_rb.iter_back_below(hi)     # VMAs starting below hi, highest first
     top = hi
+    v = next(below, None)
     while True:
-        v = rb[i] if i >= 0 else None
         if v is not None and v.vm_end >= top:
             top = min(top, v.vm_start)
             if top - lo < size:
                 return None
-            i -= 1
+            v = next(below, None)
             continue
         bottom = max(lo, v.vm_end if v is not None else 0)
         if top - bottom >= size:
@@ -141,7 +140,7 @@ def _area_highest(mm: MmStruct, lo: int, hi: int, size: int) -> int | None:
         if v is None or v.vm_start <= lo:
             return None
         top = v.vm_start
-        i -= 1
+        v = next(below, None)
 
 
 def _area_lowest(mm: MmStruct, lo: int, hi: int, size: int) -> int | None:
@@ -149,20 +148,20 @@ def _area_lowest(mm: MmStruct, lo: int, hi: int, size: int) -> int | None:
     if hi <= lo or hi - lo < size:
         return None
     rb = mm.mm_rb
-    i = rb.bisect_key_right(lo) - 1
     bottom = lo
-    if i >= 0 and rb[i].vm_end > lo:
-        bottom = rb[i].vm_end
-    i += 1
+    above = rb.iter_from(lo)                 # VMAs ending above lo, lowest first
+    w = rb.find_le(lo)
+    if w is not None and w.vm_end > lo:      # the VMA covering lo: the search starts at its end
+        bottom = w.vm_end
+        next(above)
     while True:
-        v = rb[i] if i < len(rb) else None
+        v = next(above, None)
         top = min(hi, v.vm_start if v is not None else hi)
         if top - bottom >= size and bottom < hi:
             return bottom
         if v is None or v.vm_end >= hi:
             return None
         bottom = max(bottom, v.vm_end)
-        i += 1
 
 
 def vm_unmapped_area(mm: MmStruct, info: VmUnmappedAreaInfo) -> int:
@@ -192,7 +191,7 @@ def vm_unmapped_area(mm: MmStruct, info: VmUnmappedAreaInfo) -> int:
                     high_limit = vm_start_gap(tmp)
                     continue
             else:
-                prev = vma_prev(mm, tmp) if tmp is not None else (mm.mm_rb[-1] if len(mm.mm_rb) else None)
+                prev = vma_prev(mm, tmp) if tmp is not None else mm.mm_rb.last()
                 if prev is not None and vm_end_gap(prev) > gap:
                     high_limit = prev.vm_start
                     continue
@@ -208,7 +207,7 @@ def vm_unmapped_area(mm: MmStruct, info: VmUnmappedAreaInfo) -> int:
                 low_limit = tmp.vm_end
                 continue
         else:
-            prev = vma_prev(mm, tmp) if tmp is not None else (mm.mm_rb[-1] if len(mm.mm_rb) else None)
+            prev = vma_prev(mm, tmp) if tmp is not None else mm.mm_rb.last()
             if prev is not None and vm_end_gap(prev) > gap:
                 low_limit = vm_end_gap(prev)
                 continue

@@ -1,7 +1,7 @@
 """VMA lookup, the tree, and splitting: the address-space operations the rest build on.
 
-The tree is `mm.mm_rb`, a SortedKeyList keyed by `vm_start` standing in for the maple tree, so lookups are
-O(log n).  Every insertion and removal goes through `vma_iter_store()`/`vma_iter_remove()`, which keep
+The tree is `mm.mm_rb`, a MapleTree (simkernel/mm/maple_tree.py) keyed by `vm_start` standing in for the
+kernel's maple tree, so lookups are O(log n).  Every insertion and removal goes through `vma_iter_store()`/`vma_iter_remove()`, which keep
 `mm.map_count` equal to the number of VMAs.  Merging follows Linux 6.18 exactly as far as userspace can see
 it (merging lives in vma_merge.py, unmapping in vma_munmap.py, both carved from mm/vma.c).
 
@@ -11,9 +11,8 @@ vm_stat_account), include/linux/mm.h (vma_lookup, find_exact_vma, vma_set_anonym
 
 from __future__ import annotations
 
-from attrs import evolve
-
 from simkernel.errors import KernelError
+from simkernel.fs.file_table import fput, get_file
 from simkernel.mm.mm_types import (PAGE_SHIFT, VM_EXEC, VM_MAYWRITE, VM_SHARED, VM_STACK, VM_WRITE, MmStruct,
                                    VmAreaStruct, offset_in_page)
 from simkernel.uapi import errno as E
@@ -29,47 +28,31 @@ __all__ = ["find_vma", "find_vma_prev", "vma_lookup", "find_exact_vma", "find_vm
 
 def max_map_count(mm: MmStruct) -> int:
     """sysctl_max_map_count (vm.max_map_count)."""
-    return mm.kernel.sysctl["vm.max_map_count"]
+    return mm.kernel.sysctl.values["vm.max_map_count"]
 
 
 # -- lookups ------------------------------------------------------------------------------------------
-
-def _index_at_or_before(mm: MmStruct, addr: int) -> int:
-    """Index of the last VMA with vm_start <= addr (-1 if none)."""
-    return mm.mm_rb.bisect_key_right(addr) - 1
-
 
 def find_vma(mm: MmStruct, addr: int) -> VmAreaStruct | None:
     """find_vma(): the first VMA with vm_end > addr (it may start above addr), or None.
 
     Linux: mm/mmap.c:find_vma()
     """
-    rb = mm.mm_rb
-    i = _index_at_or_before(mm, addr)
-    if i >= 0 and rb[i].vm_end > addr:
-        return rb[i]
-    if i + 1 < len(rb):
-        return rb[i + 1]
-    return None
+    return mm.mm_rb.find_after(addr)
 
 
 def find_vma_prev(mm: MmStruct, addr: int) -> tuple[VmAreaStruct | None, VmAreaStruct | None]:
     """find_vma_prev(): (find_vma(addr), the VMA before it). Linux: mm/mmap.c:find_vma_prev()"""
     rb = mm.mm_rb
-    i = _index_at_or_before(mm, addr)
-    if i >= 0 and rb[i].vm_end > addr:
-        return rb[i], (rb[i - 1] if i > 0 else None)
-    nxt = rb[i + 1] if i + 1 < len(rb) else None
-    return nxt, (rb[i] if i >= 0 else None)
+    vma = rb.find_after(addr)
+    return vma, (rb.prev(vma) if vma is not None else rb.last())
 
 
 def vma_lookup(mm: MmStruct, addr: int) -> VmAreaStruct | None:
     """vma_lookup(): the VMA containing addr, or None. Linux: include/linux/mm.h:vma_lookup()"""
-    i = _index_at_or_before(mm, addr)
-    if i >= 0:
-        vma = mm.mm_rb[i]
-        if vma.vm_end > addr:
-            return vma
+    vma = mm.mm_rb.find_le(addr)
+    if vma is not None and vma.vm_end > addr:
+        return vma
     return None
 
 
@@ -96,21 +79,12 @@ def find_vma_intersection(mm: MmStruct, start: int, end: int) -> VmAreaStruct | 
 
 def vma_next(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | None:
     """The VMA after `vma` in the tree (adjacent or not)."""
-    rb = mm.mm_rb
-    i = _index_of(mm, vma)
-    return rb[i + 1] if i + 1 < len(rb) else None
+    return mm.mm_rb.next(vma)
 
 
 def vma_prev(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | None:
     """The VMA before `vma` in the tree (adjacent or not)."""
-    i = _index_of(mm, vma)
-    return mm.mm_rb[i - 1] if i > 0 else None
-
-
-def _index_of(mm: MmStruct, vma: VmAreaStruct) -> int:
-    i = mm.mm_rb.bisect_key_left(vma.vm_start)
-    assert i < len(mm.mm_rb) and mm.mm_rb[i] is vma, f"{vma!r} is not in the tree"
-    return i
+    return mm.mm_rb.prev(vma)
 
 
 # -- anonymous / shmem ------------------------------------------------------------------------------
@@ -148,32 +122,37 @@ def vm_area_alloc(mm: MmStruct) -> VmAreaStruct:
 def vm_area_dup(orig: VmAreaStruct) -> VmAreaStruct:
     """vm_area_dup(): a detached copy of every field (the caller takes the file reference).
 
+    Every field is copied (tests/mm/test_vma.py holds this list against attrs.fields(VmAreaStruct)).
+
     Linux: mm/vma_init.c:vm_area_dup()
     """
-    return evolve(orig, detached=True)
+    # by position (keyword arguments cost three times as much; the order is asserted in mm_types.py)
+    return VmAreaStruct(orig.vm_start, orig.vm_end, orig.vm_flags, orig.vm_pgoff, orig.vm_file, orig.vm_mm,
+                        orig.anon_vma, orig.vm_ops, orig.anon_name, True)
 
 
 def vma_iter_store(mm: MmStruct, vma: VmAreaStruct) -> None:
     """vma_iter_store() + mm->map_count++: put a detached VMA into the tree. Linux: mm/vma.h"""
     assert vma.detached, f"{vma!r} is already in a tree"
-    assert vma.vm_start < vma.vm_end and not offset_in_page(vma.vm_start | vma.vm_end), vma
+    assert vma.vm_start < vma.vm_end and not (vma.vm_start | vma.vm_end) & 0xFFF, vma
     vma.vm_mm = mm
-    mm.mm_rb.add(vma)
+    mm.mm_rb.insert(vma)
     vma.detached = False
     mm.map_count = len(mm.mm_rb)
 
 
 def vma_iter_remove(mm: MmStruct, vma: VmAreaStruct) -> None:
     """Take a VMA out of the tree (vma_iter_clear + vma_mark_detached + mm->map_count--)."""
-    del mm.mm_rb[_index_of(mm, vma)]
+    mm.mm_rb.remove(vma)
     vma.detached = True
     mm.map_count = len(mm.mm_rb)
 
 
 def vma_set_range(vma: VmAreaStruct, start: int, end: int, pgoff: int) -> None:
-    """vma_set_range(): move a VMA's bounds, re-keying it in the tree when vm_start changes. Linux: mm/vma.h"""
+    """vma_set_range(): move a VMA's bounds, re-keying it in the tree when vm_start changes (in place when it
+    stays between its neighbours). Linux: mm/vma.h"""
     mm = vma.vm_mm
-    if not vma.detached and start != vma.vm_start:
+    if not vma.detached and start != vma.vm_start and not mm.mm_rb.rekey(vma, start):
         vma_iter_remove(mm, vma)
         vma.vm_start, vma.vm_end, vma.vm_pgoff = start, end, pgoff
         vma_iter_store(mm, vma)
@@ -201,7 +180,6 @@ def vma_link(mm: MmStruct, vma: VmAreaStruct) -> None:
 
 def remove_vma(vma: VmAreaStruct, closed: bool = False) -> None:
     """remove_vma(): ->close unless already done, then drop the file reference. Linux: mm/vma.c"""
-    from simkernel.fs.file_table import fput
     close = getattr(vma.vm_ops, "close", None)
     if not closed and close is not None:
         close(vma)
@@ -227,6 +205,7 @@ def validate_mm(mm: MmStruct) -> None:
         assert not offset_in_page(vma.vm_start | vma.vm_end), vma
         prev_end = vma.vm_end
     assert mm.map_count == len(mm.mm_rb), (mm.map_count, len(mm.mm_rb))
+    mm.mm_rb.check()
 
 
 # -- accounting -------------------------------------------------------------------------------------
@@ -270,7 +249,6 @@ def __split_vma(vma: VmAreaStruct, addr: int, new_below: bool) -> VmAreaStruct:
 
     Linux: mm/vma.c:__split_vma()
     """
-    from simkernel.fs.file_table import get_file
     assert vma.vm_start < addr < vma.vm_end, (vma, hex(addr))
     may_split = getattr(vma.vm_ops, "may_split", None)
     if may_split is not None:

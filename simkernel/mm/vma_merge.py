@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from attrs import define, field
+from attrs import define, field, fields
 
+from simkernel.fs.file_table import fput, get_file
 from simkernel.mm.mm_types import PAGE_SHIFT, VM_SOFTDIRTY, VM_SPECIAL, MmStruct, VmAreaStruct, vma_pages
 from simkernel.mm.vma import (_unlink_file, _vm_ops_open, find_vma_prev, split_vma, vm_area_dup,
                               vma_is_anonymous, vma_iter_remove, vma_link, vma_next, vma_set_range)
@@ -49,10 +50,14 @@ class VmaMergeStruct:
     def for_vma(cls, vma: VmAreaStruct, prev: VmAreaStruct | None, start: int, end: int,
                 flags: int | None = None) -> VmaMergeStruct:
         """VMG_VMA_STATE(): the attributes of `vma` over [start, end). Linux: mm/vma.h"""
-        return cls(mm=vma.vm_mm, prev=prev, next=None, vma=vma, start=start, end=end,
-                   pgoff=vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT),
-                   flags=vma.vm_flags if flags is None else flags, file=vma.vm_file, anon_vma=vma.anon_vma,
-                   anon_name=vma.anon_name)
+        # mm, prev, next, vma, start, end, pgoff, flags, file, anon_vma, anon_name (by position: faster)
+        return cls(vma.vm_mm, prev, None, vma, start, end, vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT),
+                   vma.vm_flags if flags is None else flags, vma.vm_file, vma.anon_vma, vma.anon_name)
+
+
+assert tuple(a.name for a in fields(VmaMergeStruct)) == (
+    "mm", "prev", "next", "vma", "start", "end", "pgoff", "flags", "file", "anon_vma", "anon_name"), \
+    "for_vma() passes these fields by position"
 
 
 def _is_mergeable_vma(vmg: VmaMergeStruct, vma: VmAreaStruct) -> bool:
@@ -125,7 +130,6 @@ def _dup_anon_vma(dst: VmAreaStruct, src: VmAreaStruct) -> None:
 
 def _merge_remove(vma: VmAreaStruct) -> None:
     """vma_complete()'s removal of a VMA swallowed by a merge: unlink, drop the file reference."""
-    from simkernel.fs.file_table import fput
     _unlink_file(vma)
     vma_iter_remove(vma.vm_mm, vma)
     if vma.vm_file is not None:
@@ -282,7 +286,6 @@ def copy_vma(vma: VmAreaStruct, addr: int, length: int, pgoff: int) -> tuple[VmA
 
     Linux: mm/vma.c:copy_vma()
     """
-    from simkernel.fs.file_table import get_file
     mm = vma.vm_mm
     vma_start = vma.vm_start
     if vma_is_anonymous(vma) and vma.anon_vma is None:

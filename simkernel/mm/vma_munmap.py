@@ -54,7 +54,7 @@ def vms_gather_munmap_vmas(mm: MmStruct, vma: VmAreaStruct, start: int, end: int
             raise KernelError(E.ENOMEM, "munmap: splitting a VMA in three at vm.max_map_count")
         __split_vma(vma, start, True)
     first = find_vma(mm, start)
-    vms.prev = vma_prev(mm, first) if first is not None else (mm.mm_rb[-1] if len(mm.mm_rb) else None)
+    vms.prev = vma_prev(mm, first) if first is not None else mm.mm_rb.last()
     nxt = first
     while nxt is not None and nxt.vm_start < end:
         if nxt.vm_end > end:

@@ -247,3 +247,14 @@ def test_vms_abort_before_cleanup_reattaches(k: Any) -> None:
     VU.vms_abort_munmap_vmas(vms)
     assert _spans(mm) == [(0, 1), (1, 2), (2, 4)]
     V.validate_mm(mm)
+
+
+def test_vm_area_dup_copies_every_field() -> None:
+    """vm_area_dup() passes fields by position: every field of VmAreaStruct arrives in the copy, detached."""
+    import attrs
+    values: dict[str, Any] = {a.name: object() for a in attrs.fields(VmAreaStruct)}
+    values.update(vm_start=BASE, vm_end=BASE + PAGE, detached=False)
+    orig = VmAreaStruct(**values)
+    dup = V.vm_area_dup(orig)
+    for a in attrs.fields(VmAreaStruct):
+        assert getattr(dup, a.name) is (True if a.name == "detached" else getattr(orig, a.name)), a.name

@@ -1,6 +1,6 @@
 """Command line: `python -m simkernel <command>` (also installed as `simkernel`).
 
-Commands: `demo`, `versions`, `shell`, `snapshot`, `matrix`.  Exit statuses: 0 ok, 1 failure (a command that failed, a
+Commands: `demo`, `versions`, `shell`, `snapshot`, `matrix`, `conformance`.  Exit statuses: 0 ok, 1 failure (a command that failed, a
 snapshot that differs from the host with --compare), 2 usage (argparse's own status for bad arguments).
 """
 
@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
                            "targets with the host's; exit 1 on any difference")
     snap.add_argument("--kernel", default=DEFAULT_VERSION, choices=list(VERSIONS), help=kernel_help)
 
+    from simkernel.conformance import add_arguments as conformance_arguments
+    conformance_arguments(sub.add_parser(
+        "conformance", help="run the scenario library on the simulation and on this machine's kernel, print "
+                            "the differences",
+        description="Run every host-capable scenario of simkernel/scenarios on a simulated kernel and on this "
+                    "machine's real kernel (forked processes; needs Linux and root) and print each observation "
+                    "where they differ.",
+        epilog="exit status: 0 all equal; 1 some observation differs; 2 bad arguments or no usable host"))
+
     from simkernel.matrix import add_arguments as matrix_arguments
     matrix_arguments(sub.add_parser(
         "matrix", help="the behaviour matrix: scenarios x kernel releases (and patched kernels)",
@@ -106,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "shell":
         return _shell(args)
+    if args.command == "conformance":
+        from simkernel.conformance import cli_conformance
+        return cli_conformance(args, sys.stdout, sys.stderr)
     if args.command == "matrix":
         from simkernel.matrix import cli_matrix
         return cli_matrix(args, sys.stdout, sys.stderr)

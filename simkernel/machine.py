@@ -90,6 +90,9 @@ class Kernel:
     devices: dict[int, Any] = field(factory=dict, repr=False)  # char devices: rdev -> file_operations
     lsm_hooks: list[Any] = field(factory=list, repr=False)     # security_* hook list (security/lsm.py)
     oopses: list[Any] = field(factory=list, repr=False)        # KernelBug reports of the modelled release (dmesg)
+    # Cost counters of work the kernel does that the model skips without changing a result (benchmarks/):
+    # "vma_visits" counts the VMAs Linux's map_files readdir walks (the whole list on every getdents call).
+    stats: dict[str, int] = field(factory=dict, repr=False)
 
     def __attrs_post_init__(self) -> None:
         from simkernel.versions import resolve_version

@@ -9,9 +9,10 @@ Linux: include/linux/dcache.h, fs/dcache.c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from attrs import define, field, frozen
+from attrs import define, field, fields, frozen
 
 if TYPE_CHECKING:
     from simkernel.fs.inode import Inode
@@ -25,6 +26,9 @@ __all__ = ["Dentry", "DentryOperations", "DCACHE_MOUNTED", "DCACHE_DONTMOUNT", "
 DCACHE_OP_REVALIDATE = 0x4
 DCACHE_DONTMOUNT = 0x100
 DCACHE_MOUNTED = 0x10000
+# d_subdirs of a dentry that never had a child: one shared read-only mapping, replaced by a dict when the first
+# child is hashed (most dentries are leaves: a map_files listing of 60,000 entries makes 60,000 of them).
+NO_CHILDREN: Mapping[str, Any] = MappingProxyType({})
 
 
 @frozen
@@ -50,7 +54,7 @@ class Dentry:
     d_parent: Dentry = field(default=None, repr=False)  # type: ignore[assignment]
     d_inode: Inode | None = field(default=None, repr=False)
     d_op: DentryOperations | None = field(default=None, repr=False)
-    d_subdirs: dict[str, Dentry] = field(factory=dict, repr=False)
+    d_subdirs: dict[str, Dentry] = field(default=NO_CHILDREN, repr=False)  # type: ignore[assignment]
     d_flags: int = 0
     d_hashed: bool = field(default=False, repr=False)
     d_count: int = field(default=0, repr=False)
@@ -63,6 +67,10 @@ class Dentry:
 
     def children(self) -> Iterator[Dentry]:
         return iter(self.d_subdirs.values())
+
+
+assert tuple(a.name for a in fields(Dentry))[:5] == ("d_name", "d_sb", "d_parent", "d_inode", "d_op"), \
+    "d_alloc() passes these fields by position"
 
 
 def d_inode(dentry: Dentry) -> Inode | None:
@@ -84,8 +92,8 @@ def d_unhashed(dentry: Dentry) -> bool:
 
 def d_alloc(parent: Dentry, name: str) -> Dentry:
     """d_alloc(): a new, unhashed, negative child of `parent`. Linux: fs/dcache.c"""
-    d = Dentry(d_name=name, d_sb=parent.d_sb, d_parent=parent, d_op=parent.d_sb.s_d_op)
-    return d
+    sb = parent.d_sb
+    return Dentry(name, sb, parent, None, sb.s_d_op)   # d_name, d_sb, d_parent, d_inode, d_op (by position: faster)
 
 
 def d_alloc_name(parent: Dentry, name: str) -> Dentry:
@@ -106,10 +114,13 @@ def d_instantiate(dentry: Dentry, inode: Inode | None) -> None:
 
 def _d_rehash(dentry: Dentry) -> None:
     parent = dentry.d_parent
-    old = parent.d_subdirs.get(dentry.d_name)
+    subdirs = parent.d_subdirs
+    if subdirs is NO_CHILDREN:
+        subdirs = parent.d_subdirs = {}
+    old = subdirs.get(dentry.d_name)
     if old is not None and old is not dentry:
         old.d_hashed = False
-    parent.d_subdirs[dentry.d_name] = dentry
+    subdirs[dentry.d_name] = dentry
     dentry.d_hashed = True
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from attrs import define, field, frozen
+from attrs import define, field, fields, frozen
 
 from simkernel.errors import KernelError
+from simkernel.kernel.capability import capable_wrt_inode_uidgid
+from simkernel.security import lsm
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
+from simkernel.uapi.capability import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
 
 if TYPE_CHECKING:
     from simkernel.fs.super import SuperBlock
@@ -74,6 +77,9 @@ class InodeOperations:
     tmpfile: Callable[..., Any] | None = None
 
 
+empty_iops = InodeOperations()   # what new_inode() starts every inode with (fs/inode.c: static empty_iops)
+
+
 @define(eq=False)
 class Inode:
     """struct inode (include/linux/fs.h).
@@ -96,7 +102,7 @@ class Inode:
     i_flags: int = 0
     i_blkbits: int = 12
     i_blocks: int | None = None   # 512-byte blocks; None: derived from i_size (filesystems that do not count)
-    i_op: InodeOperations = field(factory=InodeOperations, repr=False)
+    i_op: InodeOperations = field(default=empty_iops, repr=False)
     i_fop: Any = field(default=None, repr=False)
     i_link: str | None = field(default=None, repr=False)
     i_data: bytearray | None = field(default=None, repr=False)
@@ -110,6 +116,11 @@ class Inode:
 
     def __repr__(self) -> str:
         return f"<inode {self.i_ino} mode={self.i_mode:o} sb={self.i_sb.s_id}>"
+
+
+assert tuple(a.name for a in fields(Inode))[:11] == (
+    "i_ino", "i_mode", "i_sb", "i_uid", "i_gid", "i_nlink", "i_size", "i_rdev", "i_atime", "i_mtime", "i_ctime"), \
+    "new_inode() passes these fields by position"
 
 
 @define(eq=False)
@@ -138,7 +149,9 @@ def new_inode(sb: SuperBlock) -> Inode:
     """new_inode(): a fresh inode on `sb`, numbered by get_next_ino(), times = now. Linux: fs/inode.c"""
     k = sb.kernel
     now = k.current_time()
-    return Inode(i_ino=k.get_next_ino(), i_mode=0, i_sb=sb, i_atime=now, i_mtime=now, i_ctime=now)
+    # i_ino, i_mode, i_sb, i_uid, i_gid, i_nlink, i_size, i_rdev, i_atime, i_mtime, i_ctime, by position:
+    # keyword arguments cost twice as much, and procfs makes an inode per listed map_files entry
+    return Inode(k.get_next_ino(), 0, sb, 0, 0, 1, 0, 0, now, now, now)
 
 
 def inode_init_owner(current: Any, inode: Inode, dir: Inode | None, mode: int) -> None:
@@ -179,8 +192,6 @@ def generic_permission(current: Any, inode: Inode, mask: int) -> None:
 
     Linux: fs/namei.c:generic_permission()
     """
-    from simkernel.kernel.capability import capable_wrt_inode_uidgid
-    from simkernel.uapi.capability import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
     if acl_permission_check(current, inode, mask):
         return
     if S.S_ISDIR(inode.i_mode):
@@ -223,7 +234,6 @@ def inode_permission(current: Any, inode: Inode, mask: int) -> None:
         inode.i_op.permission(current, inode, mask)
     else:
         generic_permission(current, inode, mask)
-    from simkernel.security import lsm
     hook = getattr(lsm, "security_inode_permission", None)
     if hook is not None:
         hook(current, inode, mask)
@@ -231,8 +241,6 @@ def inode_permission(current: Any, inode: Inode, mask: int) -> None:
 
 def inode_owner_or_capable(current: Any, inode: Inode) -> bool:
     """inode_owner_or_capable(): fsuid owns the inode, or CAP_FOWNER over its ids. Linux: fs/inode.c"""
-    from simkernel.kernel.capability import capable_wrt_inode_uidgid
-    from simkernel.uapi.capability import CAP_FOWNER
     return current.cred.fsuid == inode.i_uid or capable_wrt_inode_uidgid(current, inode, CAP_FOWNER)
 
 

@@ -30,7 +30,7 @@ def dirent64_reclen(name: str) -> int:
 
     Example: "." takes 24 bytes, "7f0000000000-7f0000001000" (25 chars) takes 48.
     """
-    n = _DIRENT64_NAME_OFFSET + len(name.encode("utf-8", "surrogateescape")) + 1
+    n = _DIRENT64_NAME_OFFSET + (len(name) if name.isascii() else len(name.encode("utf-8", "surrogateescape"))) + 1
     return (n + 7) & ~7
 
 

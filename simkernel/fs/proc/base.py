@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from simkernel.errors import KernelError
+from simkernel.fs.d_path import d_path
 from simkernel.fs.dcache import Dentry
 from simkernel.fs.file import FileOperations
 from simkernel.fs.inode import S_IMMUTABLE, Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
@@ -22,6 +23,7 @@ from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCES
                                         proc_pid_make_inode, proc_setattr, task_dump_owner)
 from simkernel.fs.proc.seq import Cursor, SeqFile, seq_lseek, seq_read
 from simkernel.fs.readdir import dir_emit_dots
+from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 
@@ -46,7 +48,6 @@ def has_pid_permissions(current: Task, fs_info: ProcFsInfo, task: Task, hide_pid
 
     Linux: fs/proc/base.c:has_pid_permissions()
     """
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
     if fs_info.hide_pid == HIDEPID_NOT_PTRACEABLE:
         return ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS)
     if fs_info.hide_pid < hide_pid_min:
@@ -98,7 +99,6 @@ def call_proc_get_link(current: Task, dentry: Dentry, inode: Inode) -> Path:
 
     Linux: fs/proc/base.c:proc_fd_access_allowed(), proc_pid_get_link(), proc_pid_readlink()
     """
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
     task = get_proc_task(inode)
     get_link = PROC_I(inode).proc_get_link
     assert get_link is not None
@@ -133,7 +133,6 @@ def proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
 
     Linux: fs/proc/base.c:proc_pid_readlink(), do_proc_readlink()
     """
-    from simkernel.fs.d_path import d_path
     path = call_proc_get_link(current, dentry, dentry.d_inode)
     text = d_path(path, current.fs.root)
     return text.encode("utf-8", "surrogateescape")[:buflen]

@@ -15,6 +15,7 @@ from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (PROC_I, generic_file_llseek, get_proc_task, instantiate_into, pid_delete_dentry,
                                         proc_fill_cache, proc_pid, proc_pid_make_inode, proc_setattr, task_dump_owner)
 from simkernel.fs.readdir import dir_emit_dots
+from simkernel.kernel.task import same_thread_group
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 
@@ -56,7 +57,6 @@ def proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:
 
     Linux: fs/proc/fd.c:proc_fd_permission()
     """
-    from simkernel.kernel.task import same_thread_group
     try:
         generic_permission(current, inode, mask)
         return

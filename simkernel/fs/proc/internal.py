@@ -12,8 +12,10 @@ from attrs import define, field, frozen
 
 from simkernel.errors import KernelError
 from simkernel.fs.dcache import Dentry, DentryOperations, d_add, d_alloc, d_lookup
-from simkernel.fs.inode import Inode, InodeOperations
+from simkernel.fs.inode import Inode, InodeOperations, new_inode
 from simkernel.fs.readdir import dir_emit
+from simkernel.kernel.task import PF_KTHREAD
+from simkernel.kernel.user_namespace import INVALID_UID, make_kgid, make_kuid
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 
@@ -111,8 +113,6 @@ def task_dump_owner(task: Task, mode: int) -> tuple[int, int]:
 
     Linux: fs/proc/base.c:task_dump_owner()
     """
-    from simkernel.kernel.task import PF_KTHREAD
-    from simkernel.kernel.user_namespace import INVALID_UID, make_kgid, make_kuid
     if task.flags & PF_KTHREAD:
         return 0, 0
     cred = task.real_cred
@@ -136,7 +136,6 @@ def proc_pid_make_inode(sb: SuperBlock, task: Task, mode: int) -> Inode:
 
     Linux: fs/proc/base.c:proc_pid_make_inode()
     """
-    from simkernel.fs.inode import new_inode
     inode = new_inode(sb)
     inode.i_mode = mode
     inode.i_blkbits = PROC_BLOCK_BITS

@@ -24,6 +24,8 @@ lock_trace)
 
 from __future__ import annotations
 
+import re
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from simkernel.errors import KernelError
@@ -34,10 +36,17 @@ from simkernel.fs.proc.internal import (generic_file_llseek, get_proc_task, inst
                                         proc_pid_make_inode, proc_setattr, task_dump_owner, PROC_I)
 from simkernel.fs.proc.map_files_history import (_flex_array_check, _get_link_oops, _map_files_access,
                                                  _map_files_capable, lock_trace, unlock_trace)
+from simkernel.fs.proc.fd import proc_fd_permission
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.fs.path import Path
+from simkernel.kernel.capability import capable, checkpoint_restore_ns_capable
+from simkernel.kernel.fork import get_task_mm, mm_access
+from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+from simkernel.mm.mmap import mmput
+from simkernel.mm.vma import find_exact_vma
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
+from simkernel.uapi.capability import CAP_SYS_ADMIN
 from simkernel.versions.profile import NAME_SSCANF, NAME_STRICT_NO_LEADING_ZERO
 
 if TYPE_CHECKING:
@@ -54,14 +63,13 @@ __all__ = ["dname_to_vma_addr", "map_files_d_revalidate", "map_files_get_link", 
            "lock_trace", "unlock_trace"]
 
 BITS_PER_LONG = 64
-_HEX = frozenset("0123456789abcdefABCDEF")
+_MIN_RECLEN = 24      # the smallest linux_dirent64 record ("%lx-%lx" names have at least 3 characters)
+_HEX_DIGITS = re.compile("[0-9a-fA-F]*")
 
 
 def _parse_hex(s: str, i: int) -> tuple[int, int]:
     """_parse_integer(base 16): (value, index after the digits); zero digits are allowed. Raises on overflow."""
-    j = i
-    while j < len(s) and s[j] in _HEX:
-        j += 1
+    j = _HEX_DIGITS.match(s, i).end()   # type: ignore[union-attr]  (matches the empty string at worst)
     value = int(s[i:j], 16) if j > i else 0
     if value >= 1 << BITS_PER_LONG:
         raise ValueError("overflow")
@@ -112,14 +120,11 @@ def dname_to_vma_addr(name: str, kernel: Kernel | None = None) -> tuple[int, int
 
 
 def _mmput(mm: MmStruct) -> None:
-    from simkernel.mm.mmap import mmput
     mmput(mm)
 
 
 def _get_mm(current: Task, task: Task) -> MmStruct | None:
     """The mm to read: mm_access() in the 2026 form; ptrace check + get_task_mm() before."""
-    from simkernel.kernel.fork import get_task_mm, mm_access
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
     if current.kernel.version.map_files_exec_update_lock:
         return mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
     return get_task_mm(task)
@@ -147,9 +152,6 @@ def map_files_d_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
 
     Linux: fs/proc/base.c:map_files_d_revalidate()
     """
-    from simkernel.kernel.fork import get_task_mm, mm_access
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
-    from simkernel.mm.vma import find_exact_vma
     _map_files_capable(current)
     inode = dentry.d_inode
     task = get_proc_task(inode)
@@ -192,8 +194,6 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
 
     Linux: fs/proc/base.c:map_files_get_link() (proc_map_files_get_link() before v4.5)
     """
-    from simkernel.kernel.fork import get_task_mm
-    from simkernel.mm.vma import find_exact_vma
     mm = get_task_mm(task)
     if mm is None:
         raise KernelError(E.ENOENT, "map_files: the task has no mm")
@@ -233,9 +233,6 @@ def proc_map_files_get_link(current: Task, dentry: Dentry | None, inode: Inode, 
 
     Linux: fs/proc/base.c:proc_map_files_get_link()
     """
-    from simkernel.fs.proc.base import proc_pid_get_link
-    from simkernel.kernel.capability import capable, checkpoint_restore_ns_capable
-    from simkernel.uapi.capability import CAP_SYS_ADMIN
     k = current.kernel
     if k.version.checkpoint_restore_cap:
         ok = checkpoint_restore_ns_capable(current, k.init_user_ns)
@@ -261,7 +258,6 @@ def proc_map_files_instantiate(dentry: Dentry, task: Task, fmode: int) -> Dentry
     if task.kernel.version.map_files_follow_needs_cap:
         inode.i_op = PROC_MAP_FILES_LINK_INODE_OPERATIONS
     else:   # before bdb4d100afe9 (v4.3): the generic /proc magic-link operations
-        from simkernel.fs.proc.base import PROC_PID_LINK_INODE_OPERATIONS
         inode.i_op = PROC_PID_LINK_INODE_OPERATIONS
     inode.i_size = 64
     if task.kernel.version.map_files_dont_mount:
@@ -279,7 +275,6 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
 
     Linux: fs/proc/base.c:proc_map_files_lookup()
     """
-    from simkernel.mm.vma import find_exact_vma
     _map_files_capable(current)
     task = get_proc_task(dir)
     if task is None:
@@ -321,7 +316,14 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
     and take the mmap lock again) after dropping it.  Position k+1 names the k-th file-backed VMA of the
     *current* list, so VMAs that appear or vanish between two getdents calls shift entries (skips and
     repeats are possible).  Since the 2026 back-port "." and ".." come before the permission check, and
-    a task without mm lists as empty.  v3.3-4.2 begin with CAP_SYS_ADMIN; v3.3-5.0 refuse to collect more
+    a task without mm lists as empty.
+
+    The kernel walks the whole VMA list on every call (for_each_vma from the first VMA, counting file-backed
+    ones up to ctx->pos, collecting all the rest): that cost is counted in kernel.stats["vma_visits"].  The
+    model seeks to the (ctx.pos - 2)-th file-backed VMA through the tree's per-block counts and collects only
+    as many as the buffer could take (a record is at least 24 bytes) -- the same entries, without the walk.
+    (v3.3-3.6, whose items hold file references, and v3.3-5.0, whose flex_array counts all the rest, collect
+    them all, as the kernel did.)  v3.3-4.2 begin with CAP_SYS_ADMIN; v3.3-5.0 refuse to collect more
     entries than a flex_array holds (ENOMEM, after the dots of the same call).
 
     Raises:
@@ -357,18 +359,24 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
             try:
                 if v.map_files_readdir_limit is not None:
                     _flex_array_check(mm, ctx.pos, v.map_files_readdir_limit)
-                pos = 2
-                for vma in mm:
-                    if vma.vm_file is None:
-                        continue
-                    pos += 1
-                    if pos <= ctx.pos:
-                        continue
-                    if v.map_files_readdir_fmode:
-                        items.append((vma.vm_start, vma.vm_end, vma.vm_file.f_mode))
-                    else:    # v3.3-3.6: a reference on the file itself (7b540d0646ce dropped it)
-                        from simkernel.fs.file_table import get_file
-                        items.append((vma.vm_start, vma.vm_end, get_file(vma.vm_file)))
+                stats = current.kernel.stats
+                stats["vma_visits"] = stats.get("vma_visits", 0) + mm.map_count
+                if v.map_files_readdir_fmode and v.map_files_readdir_limit is None:
+                    items = [(vma.vm_start, vma.vm_end, vma.vm_file.f_mode)
+                             for vma in islice(mm.mm_rb.iter_files_from(ctx.pos - 2), ctx.count // _MIN_RECLEN)]
+                else:
+                    pos = 2
+                    for vma in mm:
+                        if vma.vm_file is None:
+                            continue
+                        pos += 1
+                        if pos <= ctx.pos:
+                            continue
+                        if v.map_files_readdir_fmode:
+                            items.append((vma.vm_start, vma.vm_end, vma.vm_file.f_mode))
+                        else:    # v3.3-3.6: a reference on the file itself (7b540d0646ce dropped it)
+                            from simkernel.fs.file_table import get_file
+                            items.append((vma.vm_start, vma.vm_end, get_file(vma.vm_file)))
             finally:
                 mm.mmap_lock.up_read()
         finally:
@@ -404,12 +412,10 @@ def _generic_read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
 
 
 def _proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:
-    from simkernel.fs.proc.fd import proc_fd_permission
     proc_fd_permission(current, inode, mask)
 
 
 def _proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
-    from simkernel.fs.proc.base import proc_pid_readlink
     return proc_pid_readlink(current, dentry, buflen)
 
 
@@ -422,3 +428,6 @@ PROC_MAP_FILES_LINK_INODE_OPERATIONS = InodeOperations(readlink=_proc_pid_readli
                                                        get_link=proc_map_files_get_link, setattr=proc_setattr)
 TID_MAP_FILES_DENTRY_OPERATIONS = DentryOperations(d_revalidate=map_files_d_revalidate,
                                                    d_delete=pid_delete_dentry)
+
+# Imported last, once this module's tables exist: base.py builds its pid_entry table from them at import time.
+from simkernel.fs.proc.base import PROC_PID_LINK_INODE_OPERATIONS, proc_pid_get_link, proc_pid_readlink  # noqa: E402

@@ -2,8 +2,11 @@
 
 Carved from fs/seq_file.c for procfs.  A file's records come from a *cursor* `cursor(current, m, index) ->
 (text, next_index) | None`: the record at position `index` (an opaque number: 0, 1 for single_open files; the
-end address of the last VMA shown for maps) and the position of the one after it.  read(2) behaves like
-seq_read_iter():
+end address of the last VMA shown for maps) and the position of the one after it.  A cursor may instead be a
+generator function `cursor(current, m, index)` yielding (text, next_index) for the record at `index` and each
+one after it: the seq_operations shape, m_start() on the first step and m_next() on the later ones, for files
+of many records (maps), whose iterator keeps its place instead of looking each record up again.  read(2)
+behaves like seq_read_iter():
 
 * bytes left in the buffer from the previous read are returned first (even if the task has gone since);
 * then records are rendered into a buffer of m.size bytes (one page, doubled when a single record does not
@@ -18,7 +21,8 @@ Linux: fs/seq_file.c:seq_read_iter(), traverse(), seq_lseek()
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from inspect import CO_GENERATOR
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from attrs import define, field
 
@@ -61,6 +65,24 @@ def single_cursor(render: Callable[[Task], str]) -> Cursor:
     return cursor
 
 
+def _records(current: Task, m: SeqFile, index: int) -> Iterator[tuple[bytes, int]]:
+    """The records from `index` on, whichever kind of cursor the file has (see the module docstring)."""
+    cursor = m.cursor
+    if getattr(cursor, "__code__", None) is not None and cursor.__code__.co_flags & CO_GENERATOR:
+        return cursor(current, m, index)
+    return _cursor_records(current, m, index)
+
+
+def _cursor_records(current: Task, m: SeqFile, index: int) -> Iterator[tuple[bytes, int]]:
+    cursor = m.cursor
+    while True:
+        rec = cursor(current, m, index)
+        if rec is None:
+            return
+        yield rec
+        index = rec[1]
+
+
 def traverse(current: Task, m: SeqFile, offset: int) -> None:
     """traverse(): re-render records from the start until `offset`; the rest of that record stays pending.
 
@@ -71,11 +93,7 @@ def traverse(current: Task, m: SeqFile, offset: int) -> None:
     if not offset:
         return
     pos = 0
-    while True:
-        rec = m.cursor(current, m, m.index)
-        if rec is None:
-            return
-        data, nxt = rec
+    for data, nxt in _records(current, m, 0):
         while len(data) > m.size:   # Eoverflow: a bigger buffer, then -EAGAIN and again
             m.size <<= 1
         m.index = nxt
@@ -119,12 +137,8 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
     m.from_ = 0
     err: KernelError | None = None
     try:
-        while True:   # get a non-empty record in the buffer
-            rec = m.cursor(current, m, m.index)
-            if rec is None:
-                m.count = 0
-                break
-            data, nxt = rec
+        records = _records(current, m, m.index)
+        for data, nxt in records:   # get a non-empty record in the buffer
             if not data:
                 m.index = nxt
                 continue
@@ -132,19 +146,21 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
                 m.size <<= 1
             buf = bytearray(data)
             m.index = nxt
-            while len(buf) < count - len(out):   # Fill: more whole records while they fit
-                rec = m.cursor(current, m, m.index)
-                if rec is None:
-                    break
-                data, nxt = rec
-                if len(buf) + len(data) > m.size:
-                    break
-                buf += data
-                m.index = nxt
-            n = min(len(buf), count - len(out))
+            want, size = count - len(out), m.size
+            if len(buf) < want:
+                for data, nxt in records:   # Fill: more whole records while they fit
+                    if len(buf) + len(data) > size:
+                        break
+                    buf += data
+                    m.index = nxt
+                    if len(buf) >= want:
+                        break
+            n = min(len(buf), want)
             out += buf[:n]
             m.buf, m.from_, m.count = bytes(buf), n, len(buf) - n
             break
+        else:
+            m.count = 0
     except KernelError as exc:
         m.count = 0
         err = exc

@@ -11,9 +11,14 @@ Linux: fs/proc/task_mmu.c:show_map_vma(), show_vma_header_prefix(), proc_maps_op
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
+from simkernel.errors import KernelError
+from simkernel.fs.d_path import d_path
+from simkernel.fs.proc.internal import get_proc_task
 from simkernel.fs.super import MAJOR, MINOR
+from simkernel.mm.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE
+from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
@@ -23,29 +28,40 @@ if TYPE_CHECKING:
 __all__ = ["show_map_vma", "show_maps", "render_maps", "proc_maps_open_check", "maps_cursor"]
 
 _PAD = 25 + 8 * 6 - 1   # seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)
+# the rwx[ps] column, indexed by VM_READ|VM_WRITE|VM_EXEC plus 8 for VM_MAYSHARE
+_PERMS = tuple(("r" if i & 1 else "-") + ("w" if i & 2 else "-") + ("x" if i & 4 else "-") + ("s" if i & 8 else "p")
+               for i in range(16))
+assert (VM_READ, VM_WRITE, VM_EXEC, VM_MAYSHARE >> 4) == (1, 2, 4, 8)
+_NAMED = f"%-{_PAD}s %s\n"      # the prefix padded to 72 columns (seq_pad()), a space, the name
 
 
-def show_map_vma(vma: VmAreaStruct, root: Any) -> str:
-    """One maps line (with its newline). Linux: fs/proc/task_mmu.c:show_map_vma()"""
-    from simkernel.fs.d_path import d_path
-    from simkernel.mm.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE
+def show_map_vma(vma: VmAreaStruct, root: Any, names: dict[Any, tuple[str, str]] | None = None) -> str:
+    """One maps line (with its newline).
+
+    `names`, when given, remembers each mapped file's " major:minor inode " field and d_path() name for the
+    duration of one read(2): nothing can rename or unmount a file between two lines of one read, so the
+    lines are the ones rendered afresh (the kernel calls d_path() for every line).
+
+    Linux: fs/proc/task_mmu.c:show_map_vma()
+    """
     flags = vma.vm_flags
     f = vma.vm_file
+    perms = _PERMS[(flags & 7) | ((flags >> 4) & 8)]
     if f is not None:
-        inode = f.f_inode
-        dev, ino, pgoff = inode.i_sb.s_dev, inode.i_ino, vma.vm_pgoff << 12
-    else:
-        dev = ino = pgoff = 0
-    perms = ("r" if flags & VM_READ else "-") + ("w" if flags & VM_WRITE else "-") + \
-            ("x" if flags & VM_EXEC else "-") + ("s" if flags & VM_MAYSHARE else "p")
-    line = f"{vma.vm_start:08x}-{vma.vm_end:08x} {perms} {pgoff:08x} {MAJOR(dev):02x}:{MINOR(dev):02x} {ino} "
-    name = None
-    if f is not None:
-        name = d_path(f.f_path, root).replace("\n", "\\012")
-    elif vma.anon_name:
-        name = vma.anon_name
-    if name is not None:
-        line = line.ljust(_PAD) + " " + name
+        known = names.get(f) if names is not None else None
+        if known is None:
+            inode = f.f_inode
+            dev = inode.i_sb.s_dev
+            known = (f" {MAJOR(dev):02x}:{MINOR(dev):02x} {inode.i_ino} ",
+                     d_path(f.f_path, root).replace("\n", "\\012"))
+            if names is not None:
+                names[f] = known
+        # %-formatting: the same text as f-strings, faster on the longest /proc file
+        return _NAMED % ("%08x-%08x %s %08x%s" % (vma.vm_start, vma.vm_end, perms, vma.vm_pgoff << 12, known[0]),
+                         known[1])
+    line = "%08x-%08x %s 00000000 00:00 0 " % (vma.vm_start, vma.vm_end, perms)
+    if vma.anon_name:
+        return _NAMED % (line, vma.anon_name)
     return line + "\n"
 
 
@@ -64,10 +80,8 @@ def proc_maps_open_check(current: Task, task: Task) -> Any:
 
     Linux: fs/proc/task_mmu.c:proc_maps_open(), fs/proc/base.c:proc_mem_open()
     """
-    from simkernel.errors import KernelError
     from simkernel.kernel.fork import mm_access
     from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
-    from simkernel.uapi import errno as E
     try:
         mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
     except KernelError as err:
@@ -89,9 +103,14 @@ def show_maps(current: Task, task: Task, file: File) -> str:
     return render_maps(mm, current.fs.root)
 
 
-def maps_cursor(current: Task, m: Any, index: int) -> tuple[bytes, int] | None:
-    """m_start()/m_next()/show_map(): the record after address `index` is the first VMA ending above it,
-    and the next position is that VMA's vm_end (so VMAs that change between reads do not repeat).
+def maps_cursor(current: Task, m: Any, index: int) -> Iterator[tuple[bytes, int]]:
+    """m_start()/m_next()/show_map(): from the first VMA ending above address `index`, one record per VMA,
+    each with the position after it, that VMA's vm_end (so VMAs that change between reads do not repeat).
+
+    A generator, as seq_operations: the first step is m_start() -- the task must still exist (ESRCH), its mm
+    still have users, and the VMA is looked up in the tree (O(log n)) -- and each later step is m_next(), the
+    iterator's next VMA.  seq_read() runs one per read(2), so the d_path() names are remembered for one read
+    (see show_map_vma).
 
     Simplification: the x86-64 gate area ([vsyscall]), which the kernel shows after the last VMA, is not
     modelled.
@@ -101,15 +120,12 @@ def maps_cursor(current: Task, m: Any, index: int) -> tuple[bytes, int] | None:
 
     Linux: fs/proc/task_mmu.c:m_start(), m_next(), proc_get_vma(), show_map()
     """
-    from simkernel.errors import KernelError
-    from simkernel.fs.proc.internal import get_proc_task
-    from simkernel.uapi import errno as E
     if get_proc_task(m.file.f_inode) is None:
         raise KernelError(E.ESRCH, "maps: the process is gone")
     mm = m.private
     if mm is None or mm.mm_users == 0:    # !mmget_not_zero(): the task has exited
-        return None
-    for vma in mm:
-        if vma.vm_end > index:
-            return show_map_vma(vma, current.fs.root).encode("utf-8", "surrogateescape"), vma.vm_end
-    return None
+        return
+    root = current.fs.root
+    names: dict[Any, tuple[str, str]] = {}
+    for vma in mm.mm_rb.iter_from(index):
+        yield show_map_vma(vma, root, names).encode("utf-8", "surrogateescape"), vma.vm_end

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simkernel.errors import KernelError
+from simkernel.kernel.capability import perfmon_capable
 from simkernel.kernel.nsproxy import Nsproxy
+from simkernel.kernel.ptrace import PTRACE_MODE_READ, ptrace_may_access
 from simkernel.kernel.task import PF_KTHREAD, FsStruct, Pid, PidNamespace, SignalStruct, Task
 from simkernel.uapi import errno as E
 from simkernel.uapi import sched as C
@@ -302,8 +304,6 @@ def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int, why: list[
 
     Linux: kernel/fork.c:may_access_mm()
     """
-    from simkernel.kernel.capability import perfmon_capable
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ, ptrace_may_access
     if mm is current.mm:
         return True
     reasons: list[str] = []

@@ -11,8 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simkernel.errors import KernelError
+from simkernel.kernel.capability import (has_ns_capability, has_ns_capability_noaudit, ns_capable,
+                                         ns_capable_noaudit)
+from simkernel.kernel.task import same_thread_group
+from simkernel.security.lsm import security_ptrace_access_check
 from simkernel.uapi import errno as E
 from simkernel.uapi.capability import CAP_SYS_PTRACE
+from simkernel.uapi.prctl import SUID_DUMP_USER
 
 if TYPE_CHECKING:
     from simkernel.kernel.task import Task
@@ -42,9 +47,7 @@ def ptrace_has_cap(current: Task, ns: UserNamespace, mode: int) -> bool:
 
     Linux: kernel/ptrace.c:ptrace_has_cap()
     """
-    from simkernel.kernel.capability import ns_capable, ns_capable_noaudit
     if not current.kernel.version.ptrace_has_cap_subjective:
-        from simkernel.kernel.capability import has_ns_capability, has_ns_capability_noaudit
         if mode & PTRACE_MODE_NOAUDIT:
             return has_ns_capability_noaudit(current, ns, CAP_SYS_PTRACE)
         return has_ns_capability(current, ns, CAP_SYS_PTRACE)
@@ -84,9 +87,6 @@ def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
 
     Linux: kernel/ptrace.c:__ptrace_may_access()
     """
-    from simkernel.kernel.task import same_thread_group
-    from simkernel.security.lsm import security_ptrace_access_check
-    from simkernel.uapi.prctl import SUID_DUMP_USER
     v = current.kernel.version
     if mode & PTRACE_MODE_FSCREDS and not v.ptrace_fscreds:
         mode = mode & ~PTRACE_MODE_FSCREDS | PTRACE_MODE_REALCREDS

@@ -61,8 +61,9 @@ def security_capable(kernel: Kernel, cred: Cred, ns: UserNamespace, cap: int,
     Linux: security/security.c:security_capable()
     """
     commoncap.cap_capable(cred, ns, cap, opts)
-    for fn in extra_hooks(kernel, "capable"):
-        fn(cred, ns, cap, opts)
+    if kernel.lsm_hooks:
+        for fn in extra_hooks(kernel, "capable"):
+            fn(cred, ns, cap, opts)
 
 
 def security_ptrace_access_check(current: Task, child: Task, mode: int) -> None:
@@ -151,8 +152,9 @@ def security_inode_permission(current: Task, inode: Any, mask: int) -> None:
 
     Linux: security/security.c:security_inode_permission()
     """
-    for fn in extra_hooks(current.kernel, "inode_permission"):
-        fn(current, inode, mask)
+    if current.kernel.lsm_hooks:     # (no generator to build on the path walk's hot path)
+        for fn in extra_hooks(current.kernel, "inode_permission"):
+            fn(current, inode, mask)
 
 
 def security_create_user_ns(current: Task, cred: Cred) -> None:

@@ -165,4 +165,4 @@ def offset_dir_llseek(current: Any, file: File, offset: int, whence: int) -> int
 
 def generic_read_dir(current: Any, file: File, count: int, pos: int) -> bytes:
     """generic_read_dir(): read(2) on a directory. Linux: fs/libfs.c"""
-    raise KernelError(E.EISDIR)
+    raise KernelError(E.EISDIR, "generic_read_dir: read(2) on a directory; directories are read with getdents64")

@@ -26,6 +26,7 @@ from simkernel.fs.readdir import dir_emit_dots
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
+from simkernel.fs.libfs import generic_read_dir
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
@@ -206,9 +207,6 @@ def proc_pident_readdir(current: Task, file: File, ctx: Any, ents: tuple[PidEntr
             return
         ctx.pos += 1
 
-
-def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
-    raise KernelError(E.EISDIR, "read(2) of a /proc directory")
 
 
 
@@ -405,7 +403,7 @@ def proc_task_getattr(current: Task, path: Path, stat: Kstat) -> None:
 def _task_dir() -> PidEntry:
     iop = InodeOperations(lookup=_task_lookup, getattr=proc_task_getattr, permission=proc_pid_permission,
                           setattr=proc_setattr)
-    fop = FileOperations(read=_read_dir, iterate_shared=_task_readdir, llseek=generic_file_llseek)
+    fop = FileOperations(read=generic_read_dir, iterate_shared=_task_readdir, llseek=generic_file_llseek)
     return DIR("task", S.S_IRUGO | S.S_IXUGO, iop, fop)
 
 
@@ -442,7 +440,7 @@ def _base_readdir(current: Task, file: File, ctx: Any) -> None:
 
 PROC_TGID_BASE_INODE_OPERATIONS = InodeOperations(lookup=_base_lookup, getattr=pid_getattr,
                                                   setattr=proc_setattr, permission=proc_pid_permission)
-PROC_TGID_BASE_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=_base_readdir,
+PROC_TGID_BASE_OPERATIONS = FileOperations(read=generic_read_dir, iterate_shared=_base_readdir,
                                            llseek=generic_file_llseek)
 
 

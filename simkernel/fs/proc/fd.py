@@ -18,6 +18,7 @@ from simkernel.fs.readdir import dir_emit_dots
 from simkernel.kernel.task import same_thread_group
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
+from simkernel.fs.libfs import generic_read_dir
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
@@ -159,9 +160,6 @@ def proc_readfd(current: Task, file: File, ctx: Any) -> None:
 
 
 
-def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
-    raise KernelError(E.EISDIR, "read(2) of a /proc directory")
-
 
 def proc_readfd_count(inode: Inode) -> int:
     """proc_readfd_count(): how many descriptors the task has open (0 once its files are gone).
@@ -194,4 +192,4 @@ def proc_fd_getattr(current: Task, path: Path, stat: Kstat) -> None:
 
 PROC_FD_INODE_OPERATIONS = InodeOperations(lookup=proc_lookupfd, permission=proc_fd_permission,
                                            getattr=proc_fd_getattr, setattr=proc_setattr)
-PROC_FD_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_readfd, llseek=generic_file_llseek)
+PROC_FD_OPERATIONS = FileOperations(read=generic_read_dir, iterate_shared=proc_readfd, llseek=generic_file_llseek)

@@ -48,6 +48,7 @@ from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 from simkernel.uapi.capability import CAP_SYS_ADMIN
 from simkernel.versions.profile import NAME_SSCANF, NAME_STRICT_NO_LEADING_ZERO
+from simkernel.fs.libfs import generic_read_dir
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
@@ -406,10 +407,6 @@ def _emit_entries(current: Task, file: File, ctx: Any, task: Task, items: list[t
                 fput(f)
 
 
-def _generic_read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
-    """generic_read_dir(): read(2) on a directory. Linux: fs/libfs.c"""
-    raise KernelError(E.EISDIR, "read(2) of a directory")
-
 
 def _proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:
     proc_fd_permission(current, inode, mask)
@@ -422,7 +419,7 @@ def _proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
 
 PROC_MAP_FILES_INODE_OPERATIONS = InodeOperations(lookup=proc_map_files_lookup, permission=_proc_fd_permission,
                                                   setattr=proc_setattr)
-PROC_MAP_FILES_OPERATIONS = FileOperations(read=_generic_read_dir, iterate_shared=proc_map_files_readdir,
+PROC_MAP_FILES_OPERATIONS = FileOperations(read=generic_read_dir, iterate_shared=proc_map_files_readdir,
                                            llseek=generic_file_llseek)
 PROC_MAP_FILES_LINK_INODE_OPERATIONS = InodeOperations(readlink=_proc_pid_readlink,
                                                        get_link=proc_map_files_get_link, setattr=proc_setattr)

@@ -22,6 +22,7 @@ from simkernel.fs.readdir import dir_emit, dir_emit_dots
 from simkernel.fs.super import MKDEV, FileSystemType, SuperBlock
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
+from simkernel.fs.libfs import generic_read_dir
 
 if TYPE_CHECKING:
     from simkernel.fs.file import File
@@ -164,9 +165,6 @@ def proc_root_readdir(current: Task, file: File, ctx: Any) -> None:
     ctx.pos = PID_MAX_LIMIT + TGID_OFFSET   # the end: the last pid's d_off is 4194562 on x86-64
 
 
-def _read_dir(current: Task, file: File, count: int, pos: int) -> bytes:
-    raise KernelError(E.EISDIR, "read(2) of a /proc directory")
-
 
 
 def proc_root_getattr(current: Task, path: Any, stat: Any) -> None:
@@ -181,7 +179,7 @@ def proc_root_getattr(current: Task, path: Any, stat: Any) -> None:
 
 
 PROC_ROOT_INODE_OPERATIONS = InodeOperations(lookup=proc_root_lookup, getattr=proc_root_getattr)
-PROC_ROOT_OPERATIONS = FileOperations(read=_read_dir, iterate_shared=proc_root_readdir,
+PROC_ROOT_OPERATIONS = FileOperations(read=generic_read_dir, iterate_shared=proc_root_readdir,
                                       llseek=generic_file_llseek)
 
 

@@ -162,7 +162,7 @@ def path_init(current: Task, dfd: int, name: str, flags: int) -> NameiData:
         if name and not d_can_lookup(f.f_path.dentry):
             raise KernelError(E.ENOTDIR, f"path_init: dirfd {dfd} is not a directory")
         start = f.f_path
-    return NameiData(current=current, path=start, root=root, flags=flags)
+    return NameiData(current, start, root, flags)   # by position (faster than keywords: every path walk)
 
 
 def may_lookup(nd: NameiData) -> None:

@@ -25,6 +25,7 @@ lock_trace)
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -101,8 +102,13 @@ def dname_to_vma_addr(name: str, kernel: Kernel | None = None) -> tuple[int, int
         from simkernel.lib.vsprintf import sscanf
         got = sscanf(name, "%lx-%lx")
         return (got[0], got[1]) if len(got) == 2 else None
-    nlz = parser == NAME_STRICT_NO_LEADING_ZERO
-    s = name
+    return _parse_strict(name, parser == NAME_STRICT_NO_LEADING_ZERO)
+
+
+@lru_cache(maxsize=4096)
+def _parse_strict(s: str, nlz: bool) -> tuple[int, int] | None:
+    """The strict parser of v4.16+ (`nlz`: leading zeros refused, v4.17+).  Memoized: a pure function of the name,
+    and a readlink parses its entry's name twice (d_revalidate, then ->get_link)."""
     if nlz and len(s) > 1 and s[0] == "0" and s[1] != "-":
         return None
     try:

@@ -1,6 +1,6 @@
 """Command line: `python -m simkernel <command>` (also installed as `simkernel`).
 
-Commands: `demo`, `versions`, `shell`, `snapshot`, `matrix`, `conformance`.  Exit statuses: 0 ok, 1 failure (a command that failed, a
+Commands: `demo`, `versions`, `shell`, `snapshot`, `matrix`, `conformance`, `bench`.  Exit statuses: 0 ok, 1 failure (a command that failed, a
 snapshot that differs from the host with --compare), 2 usage (argparse's own status for bad arguments).
 """
 
@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "its left is marked with '*'.",
         epilog="example: python -m simkernel matrix --scenarios names selftest-001 --kernels 4.15 4.16 4.17 "
                "--only-diff"))
+
+    sub.add_parser("bench", add_help=False,   # its options are benchmarks/run.py's: main() hands them over
+                   help="speed and memory at kernel scale against this machine's kernel (benchmarks/run.py; "
+                        "bench --help lists its options)")
     return p
 
 
@@ -102,6 +106,9 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status (0 ok, 1 failure, 2 usage error)."""
+    rest = list(sys.argv[1:] if argv is None else argv)
+    if rest[:1] == ["bench"]:
+        return _bench(rest[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
@@ -126,6 +133,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_snapshot(args.pid, compare=args.compare, version=args.kernel, out=sys.stdout, err=sys.stderr)
     parser.print_help(sys.stderr)
     return 2
+
+
+def _bench(argv: list[str]) -> int:
+    """`bench`: benchmarks/run.py of the source tree (the benchmarks are not installed with the package)."""
+    import runpy
+    from pathlib import Path
+    run = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    if not run.is_file():
+        print(f"simkernel bench: {run} not found: the benchmarks live in the source tree, not in an installed "
+              "package", file=sys.stderr)
+        return 2
+    return int(runpy.run_path(str(run))["main"](argv, prog="simkernel bench"))
 
 
 def _shell(args: argparse.Namespace) -> int:

@@ -72,6 +72,15 @@ def test_subcommand_help(sub: str, words: list[str]) -> None:
         assert w in r.stdout
 
 
+def test_bench_help_is_the_benchmark_runner() -> None:
+    """`simkernel bench --help` is benchmarks/run.py's own help (its options), exit 0."""
+    r = run_cli("bench", "--help")
+    assert r.returncode == 0
+    assert r.stdout.startswith("usage: simkernel bench")
+    for w in ("--quick", "--json", "--plot", "--repeats", "--no-host"):
+        assert w in r.stdout
+
+
 @pytest.mark.parametrize("args", [
     (), ("bogus",), ("demo", "--kernel", "1.0"), ("snapshot",), ("snapshot", "notapid"), ("snapshot", "0"),
     ("shell", "--kernel", "nope"), ("versions", "extra"), ("--nope",),

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simkernel.errors import KernelError
-from simkernel.mm.mm_types import (PAGE_ALIGN, VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_GROWSUP,
-                                   VM_HUGETLB, VM_NORESERVE, VM_SHARED, VM_WRITE, VmAreaStruct,
-                                   offset_in_page)
+from simkernel.mm.mm_types import (VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_GROWSUP,
+                                   VM_HUGETLB, VM_NORESERVE, VM_SHARED, VM_WRITE, VmAreaStruct)
 from simkernel.mm.mmap import ULONG_MAX, calc_vm_prot_bits
 from simkernel.mm.vma import find_vma, vm_stat_account, vma_is_anonymous, vma_prev
 from simkernel.mm.vma_merge import vma_modify_flags
@@ -93,11 +92,11 @@ def do_mprotect_pkey(current: Task, start: int, length: int, prot: int, pkey: in
     prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP)
     if grows == (PROT_GROWSDOWN | PROT_GROWSUP):
         raise KernelError(E.EINVAL)
-    if offset_in_page(start):
+    if start & 0xFFF:                    # offset_in_page()
         raise KernelError(E.EINVAL)
     if not length:
         return
-    length = PAGE_ALIGN(length)
+    length = (length + 0xFFF) & ~0xFFF & ULONG_MAX    # PAGE_ALIGN()
     end = start + length
     if length == 0 or end > ULONG_MAX or end <= start:
         raise KernelError(E.ENOMEM)

@@ -226,15 +226,20 @@ def is_data_mapping(flags: int) -> bool:
 
 
 def vm_stat_account(mm: MmStruct, flags: int, npages: int) -> None:
-    """vm_stat_account(): total_vm and the exec/stack/data split of /proc/<pid>/status. Linux: mm/mmap.c"""
+    """vm_stat_account(): total_vm and the exec/stack/data split of /proc/<pid>/status. Linux: mm/mmap.c
+
+    is_exec_mapping(), is_stack_mapping() and is_data_mapping() are written out, as the compiler inlines them (two
+    calls per mprotect, on the path that splits 30,000 VMAs in a benchmark).
+    """
     mm.total_vm += npages
-    if is_exec_mapping(flags):
+    if (flags & (VM_EXEC | VM_WRITE | VM_STACK)) == VM_EXEC:
         mm.exec_vm += npages
-    elif is_stack_mapping(flags):
+    elif (flags & VM_STACK) == VM_STACK:
         mm.stack_vm += npages
-    elif is_data_mapping(flags):
+    elif (flags & (VM_WRITE | VM_SHARED | VM_STACK)) == VM_WRITE:
         mm.data_vm += npages
-    mm.hiwater_vm = max(mm.hiwater_vm, mm.total_vm)
+    if mm.total_vm > mm.hiwater_vm:
+        mm.hiwater_vm = mm.total_vm
 
 
 # -- splitting --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """simkernel at kernel scale, measured against this machine's kernel in the same run (issue 9).
 
-    python benchmarks/run.py                 # N = 100, 1,000, 10,000, 60,000; 5 repetitions; exit 1 on a FAIL
+    python benchmarks/run.py                 # N = 100, 1,000, 10,000, 60,000; 7 repetitions; exit 1 on a FAIL
     python benchmarks/run.py --quick         # N = 100, 2,000 (CI: checks only that it runs and prints)
     python benchmarks/run.py --plot          # also draw benchmarks/scaling.png
     python benchmarks/run.py --json PATH     # results as JSON (default benchmarks/results/run-<mode>.json)
@@ -10,9 +10,9 @@
 The workload (benchmarks/scale.py): one sparse file mapped N pages, every other page re-protected, so N
 file VMAs; then the first listdir of /proc/<pid>/map_files, readlinks of its entries, and /proc/<pid>/maps read
 and parsed.  Each figure is the median of the repetitions, in CPU seconds of the process making the calls; the
-ratio is simulation / host.  The targets are checked at the largest N.  The host side needs Linux x86-64 and
-root (it maps at a fixed address in forked children); without them the table says so and shows the
-simulation alone.
+ratio is the median of simulation / host over the repetitions, each pair measured back to back.  The targets are
+checked at the largest N.  The host side needs Linux x86-64 and root (it maps at a fixed address in forked
+children); without them the table says so and shows the simulation alone.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from scale import (PAGE, host_available, host_run, host_slab_sizes, in_child, readlink_scaling,  # noqa: E402
-                   sim_memory, sim_run)
+from scale import (PAGE, PHASES, host_available, host_run, host_slab_sizes, in_child, overhead_rounds,  # noqa: E402
+                   readlink_scaling, sim_memory, sim_run)
 
 FULL_SIZES = [100, 1000, 10000, 60000]
 QUICK_SIZES = [100, 2000]
@@ -84,21 +84,29 @@ def median(xs: list[float]) -> float | None:
 
 
 def measure(sizes: list[int], repeats: int, host: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    """Interleaved repetitions (sim, then host) at each N; {N: {"sim": {fig: [...]}, "host": {...}}}."""
+    """Repetitions at each N, the two sides interleaved phase by phase (which side goes first alternates), so that
+    a change in the machine's speed touches both members of a pair alike: {N: {"sim": {fig: [...]}, "host":
+    {...}, "ratio": {fig: [sim/host of each pair]}}}."""
     results: dict[str, Any] = {}
     tmp = tempfile.NamedTemporaryFile(prefix="simkernel-bench-", dir="/tmp", delete=False)
     tmp.truncate(max(sizes) * PAGE)   # sparse
     tmp.close()
     try:
         for n in sizes:
-            cell: dict[str, dict[str, list[float]]] = {"sim": {}, "host": {}}
+            cell: dict[str, dict[str, list[float]]] = {"sim": {}, "host": {}, "ratio": {}}
             t0 = time.perf_counter()
-            for _ in range(repeats):
-                for side in ("sim", "host") if host else ("sim",):
-                    gc.collect()
-                    r = sim_run(n) if side == "sim" else host_run(n, tmp.name)
-                    for fig, v in r.items():
-                        cell[side].setdefault(fig, []).append(v)
+            for i in range(repeats):
+                for phase in PHASES:
+                    got: dict[str, dict[str, float]] = {}
+                    for side in (("sim", "host") if i % 2 == 0 else ("host", "sim")) if host else ("sim",):
+                        gc.collect()
+                        got[side] = (sim_run(n, phases=(phase,)) if side == "sim"
+                                     else host_run(n, tmp.name, phases=(phase,)))
+                        for fig, v in got[side].items():
+                            cell[side].setdefault(fig, []).append(v)
+                    for fig, v in got.get("host", {}).items():
+                        if v and fig in got["sim"]:
+                            cell["ratio"].setdefault(fig, []).append(got["sim"][fig] / v)
             cell["sim"].update({k: [v] for k, v in sim_memory(n).items()})
             results[str(n)] = cell
             log(f"  N={n:,}: {time.perf_counter() - t0:.1f} s")
@@ -107,51 +115,9 @@ def measure(sizes: list[int], repeats: int, host: bool, log: Callable[[str], Non
     return results
 
 
-def tracer_overhead(n: int, pairs: int) -> dict[str, Any]:
-    """Cost of the disabled tracer on the workload (CPU seconds, interleaved; the best run of each variant, the
-    least disturbed by other load, as benchmarks/bench_trace_overhead.py does).
-
-    after_trace: a kernel that ran `with k.trace(): pass` and `with k.strace(): pass` before the workload, over one
-    that never traced.  hook_check: the model's syscall entry over one without the `kernel.hooks["syscall"]` look-up
-    (the only tracer code on the syscall path when tracing is off).
-    """
-    import simkernel.syscalls as sc
-    from simkernel.errors import KernelError, oserror_from_errno
-
-    def closed_trace(k: Any) -> None:
-        with k.trace():
-            pass
-        with k.strace():
-            pass
-
-    def bare_call(self: Any, name: str, fn: Any, *args: Any, filename: Any = None, filename2: Any = None) -> Any:
-        current = self.task
-        current.kernel.tick()
-        if current.state != "running":
-            raise RuntimeError(f"{current!r} is not running")
-        try:
-            return fn(current, *args)
-        except KernelError as err:
-            raise oserror_from_errno(err.errno, filename, filename2, err.explain) from None
-
-    def total(r: dict[str, float]) -> float:
-        return sum(r[f] for f in ("build", "listdir", "maps")) + r["readlink"] * 200
-
-    plain: list[float] = []
-    traced: list[float] = []
-    bare: list[float] = []
-    real_call = sc.Sys._call
-    for _ in range(pairs):
-        plain.append(total(sim_run(n)))
-        traced.append(total(sim_run(n, prepare=closed_trace)))
-        sc.Sys._call = bare_call  # type: ignore[method-assign]
-        try:
-            bare.append(total(sim_run(n)))
-        finally:
-            sc.Sys._call = real_call  # type: ignore[method-assign]
-    p, t, b = min(plain), min(traced), min(bare)
-    return {"n": n, "plain_s": p, "after_trace_s": t, "bare_s": b, "after_trace": t / p, "hook_check": p / b,
-            "ratio": max(t / p, p / b)}
+def tracer_overhead(n: int, rounds: int) -> dict[str, Any]:
+    """Cost of the disabled tracer: benchmarks/scale.py's tracer_overhead() in a forked child (see there)."""
+    return in_child(overhead_rounds, n, rounds) | {"n": n}
 
 
 def scenario_library(log: Callable[[str], None], repeats: int) -> dict[str, Any]:
@@ -188,7 +154,9 @@ def evaluate(res: dict[str, Any], sizes: list[int], host: bool) -> list[dict[str
         hostv = median(cell["host"].get(fig, [])) if host else None
         if fig.startswith("mem"):
             hostv = res["slab"].get(fig)
-        ratio = sim / hostv if sim is not None and hostv else None
+        ratio = median(cell["ratio"].get(fig, [])) if host else None
+        if ratio is None and sim is not None and hostv:
+            ratio = sim / hostv
         if kind == "ratio":
             ok = None if ratio is None else ratio <= limit
             target = f"ratio <= {limit:g}"
@@ -203,7 +171,7 @@ def evaluate(res: dict[str, Any], sizes: list[int], host: bool) -> list[dict[str
     sim = median(cell["sim"].get("readlinkat", []))
     hostv = median(cell["host"].get("readlinkat", [])) if host else None
     rows.append({"figure": "readlinkat", "label": LABELS["readlinkat"], "n": int(n), "sim": sim, "host": hostv,
-                 "ratio": sim / hostv if sim is not None and hostv else None, "target": "(no target)",
+                 "ratio": median(cell["ratio"].get("readlinkat", [])) if host else None, "target": "(no target)",
                  "pass": None})
     rl = res["readlink_scaling"]
     rows.append({"figure": "readlink_log", "label": f"readlink time N={rl['hi_n']:,} / N={rl['lo_n']:,} (sim)",
@@ -251,14 +219,15 @@ def render_table(rows: list[dict[str, Any]], res: dict[str, Any]) -> str:
 
 def render_scaling(res: dict[str, Any], sizes: list[int], host: bool) -> str:
     head = f"{'N':>8}  " + "  ".join(f"{f:>24}" for f in TIMED) + f"  {'heap/VMA':>9} {'heap/dentry':>11}"
-    out = ["scaling (sim / host / ratio):", head]
+    out = ["scaling (sim / host / ratio, the median of the pairs' ratios):", head]
     for n in sizes:
         cell = res["results"][str(n)]
         cols = []
         for f in TIMED:
             s = median(cell["sim"][f])
             h = median(cell["host"].get(f, [])) if host else None
-            cols.append(f"{fmt_value(f, s)} / {fmt_value(f, h)} / " + (f"{s / h:.2f}" if h else "-"))
+            r = median(cell["ratio"].get(f, [])) if host else None
+            cols.append(f"{fmt_value(f, s)} / {fmt_value(f, h)} / " + (f"{r:.2f}" if r is not None else "-"))
         out.append(f"{n:>8,}  " + "  ".join(f"{c:>24}" for c in cols)
                    + f"  {cell['sim']['mem_vma'][0]:>7.0f} B {cell['sim']['mem_dentry'][0]:>9.0f} B")
     return "\n".join(out)
@@ -300,12 +269,14 @@ def main(argv: list[str] | None = None, prog: str = "benchmarks/run.py") -> int:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="N = 100 and 2,000 only; never fails on a target")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="comma-separated N values")
-    ap.add_argument("--repeats", type=int, default=5, help="repetitions per N and side (default 5)")
+    ap.add_argument("--repeats", type=int, help="repetitions per N and side (default 7; 5 with --quick)")
     ap.add_argument("--json", type=Path, help="write results here (default benchmarks/results/run-<mode>.json)")
     ap.add_argument("--plot", action="store_true", help="draw the scaling curves into benchmarks/scaling.png")
     ap.add_argument("--no-host", action="store_true", help="simulation only")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
+    if args.repeats is None:
+        args.repeats = 5 if args.quick else 7
     sizes = sorted(args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES))
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     ok, why = host_available()
@@ -321,7 +292,7 @@ def main(argv: list[str] | None = None, prog: str = "benchmarks/run.py") -> int:
     res["results"] = measure(sizes, args.repeats, host, log)
     res["slab"] = host_slab_sizes() if host else {}
     res["readlink_scaling"] = readlink_scaling(min(sizes), max(sizes)) | {"lo_n": min(sizes), "hi_n": max(sizes)}
-    res["overhead"] = tracer_overhead(min(max(sizes), 10000), pairs=7 if not args.quick else 5)
+    res["overhead"] = tracer_overhead(min(max(sizes), 10000), rounds=11 if not args.quick else 5)
     res["scenarios"] = scenario_library(log, 3)
     rows = evaluate(res, sizes, host)
     res["table"] = rows

@@ -40,7 +40,7 @@ from simkernel.host import SCENARIO_BASE, available
 from simkernel.uapi import MAP_SHARED, O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, PROT_NONE, PROT_READ
 
 __all__ = ["BASE", "PAGE", "PHASES", "sim_run", "host_run", "sim_memory", "host_slab_sizes", "host_available",
-           "in_child", "parse_maps", "entry_names", "readlink_sample", "readlink_scaling"]
+           "in_child", "parse_maps", "entry_names", "readlink_sample", "readlink_scaling", "overhead_rounds"]
 
 BASE = SCENARIO_BASE
 PAGE = 4096
@@ -97,11 +97,12 @@ def _sim_read_maps(t: Any) -> list[list[str]]:
     return parse_maps(b"".join(chunks).decode())
 
 
-def sim_run(n: int, prepare: Callable[[Any], None] | None = None) -> dict[str, float]:
+def sim_run(n: int, prepare: Callable[[Any], None] | None = None,
+            phases: tuple[str, ...] = PHASES) -> dict[str, float]:
     """One repetition, each phase on a fresh simulated kernel in a forked child: {figure: CPU seconds};
     readlink is per call."""
     out: dict[str, float] = {}
-    for phase in PHASES:
+    for phase in phases:
         out.update(in_child(_sim_phase, n, phase, prepare))
     return out
 
@@ -169,6 +170,72 @@ def _readlink_scaling(lo: int, hi: int, rounds: int) -> dict[str, float]:
             times[i].append((time.process_time() - t0) / len(sample))
     med = [sorted(x)[len(x) // 2] for x in times]
     return {"lo": med[0], "hi": med[1], "ratio": med[1] / med[0]}
+
+
+def overhead_rounds(n: int, rounds: int) -> dict[str, float]:
+    """What the disabled tracer costs: the workload (build N VMAs on a fresh mapping, listdir, the readlink sample,
+    maps, munmap) on three kernels side by side in this process, in a rotating order round by round (the first
+    round is a warm-up), CPU seconds, the fastest round of each (the least disturbed by other load on the machine,
+    as benchmarks/bench_trace_overhead.py takes it):
+
+        plain        a kernel that never traced
+        after_trace  a kernel that ran `with k.trace(): pass` and `with k.strace(): pass` first
+        bare         a kernel that never traced, run with a syscall entry that has no `kernel.hooks["syscall"]`
+                     look-up (the only tracer code on the syscall path when tracing is off)
+
+    Returns those times and the ratios after_trace/plain and plain/bare ("ratio": the larger).
+    """
+    import simkernel.syscalls as sc
+    from simkernel.errors import KernelError, oserror_from_errno
+
+    def bare_call(self: Any, name: str, fn: Any, *args: Any, filename: Any = None, filename2: Any = None) -> Any:
+        current = self.task
+        current.kernel.tick()
+        if current.state != "running":
+            raise RuntimeError(f"{current!r} is not running")
+        try:
+            return fn(current, *args)
+        except KernelError as err:
+            raise oserror_from_errno(err.errno, filename, filename2, err.explain) from None
+
+    def workload(t: Any, fd: int) -> float:
+        s = t.sys
+        d = f"/proc/{t.pid}/map_files/"
+        sample = [d + name for name in readlink_sample(n)]
+        gc.collect()
+        t0 = time.process_time()
+        _sim_build(t, fd, n)
+        s.listdir(d)
+        for p in sample:
+            s.readlink(p)
+        _sim_read_maps(t)
+        s.munmap(BASE, n * PAGE)
+        return time.process_time() - t0
+
+    kernels = {"plain": _sim_boot(n), "after_trace": _sim_boot(n), "bare": _sim_boot(n)}
+    with kernels["after_trace"][0].trace():
+        pass
+    with kernels["after_trace"][0].strace():
+        pass
+    order = list(kernels)
+    times: dict[str, list[float]] = {v: [] for v in order}
+    real_call = sc.Sys._call
+    for r in range(rounds + 1):
+        for variant in order[r % 3:] + order[:r % 3]:
+            _k, t, fd = kernels[variant]
+            sc.Sys._call = bare_call if variant == "bare" else real_call  # type: ignore[method-assign]
+            try:
+                took = workload(t, fd)
+            finally:
+                sc.Sys._call = real_call  # type: ignore[method-assign]
+            if r:
+                times[variant].append(took)
+    best = {v: min(x) for v, x in times.items()}
+    out = {f"{v}_s": m for v, m in best.items()}
+    out["after_trace"] = best["after_trace"] / best["plain"]
+    out["hook_check"] = best["plain"] / best["bare"]
+    out["ratio"] = max(out["after_trace"], out["hook_check"])
+    return out
 
 
 def sim_memory(n: int) -> dict[str, float]:
@@ -263,10 +330,10 @@ def _host_child(n: int, path: str, phase: str) -> dict[str, float]:
     return out
 
 
-def host_run(n: int, path: str) -> dict[str, float]:
+def host_run(n: int, path: str, phases: tuple[str, ...] = PHASES) -> dict[str, float]:
     """One repetition, each phase in a freshly forked child of this process; `path`: a sparse file of >= N pages."""
     out: dict[str, float] = {}
-    for phase in PHASES:
+    for phase in phases:
         out.update(in_child(_host_child, n, path, phase))
     return out
 

@@ -18,6 +18,7 @@ from attrs import define
 
 from simkernel.errors import KernelError
 from simkernel.fs.file import FileOperations
+from simkernel.fs.ramfs import generic_file_llseek
 from simkernel.fs.inode import Inode, InodeOperations, S_PRIVATE
 from simkernel.fs.super import MKDEV, FileSystemType, SuperBlock
 from simkernel.mm.mm_types import VmOperationsStruct
@@ -101,18 +102,9 @@ def shmem_file_llseek(current: Task, file: File, offset: int, whence: int) -> in
 
     Linux: mm/shmem.c:shmem_file_llseek(), fs/read_write.c:generic_file_llseek_size()
     """
-    if whence == F.SEEK_SET:
-        new = offset
-    elif whence == F.SEEK_CUR:
-        new = file.f_pos + offset
-    elif whence == F.SEEK_END:
-        new = file.f_inode.i_size + offset
-    else:
+    if whence not in (F.SEEK_SET, F.SEEK_CUR, F.SEEK_END):
         raise KernelError(E.EINVAL)
-    if new < 0 or new > MAX_LFS_FILESIZE:
-        raise KernelError(E.EINVAL)
-    file.f_pos = new
-    return new
+    return generic_file_llseek(current, file, offset, whence)
 
 
 def shmem_mmap(current: Task, file: File, vma: VmAreaStruct) -> None:

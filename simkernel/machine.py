@@ -73,6 +73,8 @@ class Kernel:
     Args:
         version: the release profile whose map_files behaviour to model (see `simkernel.VERSIONS`).
         yama: model a kernel built with Yama (kernel.yama.ptrace_scope exists); the host here has none.
+        lockdep: boot with the lock validator (`k.lockdep`; simkernel/kernel/locking/lockdep.py).
+        ref_tracker: boot with the refcount ledger (`k.ref_tracker`; simkernel/lib/ref_tracker.py).
     """
 
     version: Any = None
@@ -93,10 +95,28 @@ class Kernel:
     # Cost counters of work the kernel does that the model skips without changing a result (benchmarks/):
     # "vma_visits" counts the VMAs Linux's map_files readdir walks (the whole list on every getdents call).
     stats: dict[str, int] = field(factory=dict, repr=False)
+    # Debugging facilities, off unless asked for at boot (like CONFIG_PROVE_LOCKING, CONFIG_REF_TRACKER):
+    # Kernel(lockdep=True) installs the lock validator (kernel/locking/lockdep.py), Kernel(ref_tracker=True)
+    # the refcount ledger (lib/ref_tracker.py).  Off, each costs one attribute test per lock or reference.
+    lockdep: Any = field(default=False, repr=False)
+    ref_tracker: Any = field(default=False, repr=False)
+    # The interleaving scheduler while the race explorer runs this kernel (kernel/sched/), else None.
+    sched: Any = field(default=None, repr=False)
+    # Syscall entry/exit work (like the kernel's syscall_work flags): objects with syscall_enter(current,
+    # name) and syscall_exit(current, name, errno); empty unless a debugging facility needs it.
+    syscall_work: list[Any] = field(factory=list, repr=False)
 
     def __attrs_post_init__(self) -> None:
         from simkernel.versions import resolve_version
         self.version = resolve_version(self.version)
+        if self.lockdep is True:
+            from simkernel.kernel.locking.lockdep import Lockdep
+            self.lockdep = Lockdep(self)
+        self.lockdep = self.lockdep or None
+        if self.ref_tracker is True:
+            from simkernel.lib.ref_tracker import RefTracker
+            self.ref_tracker = RefTracker(self)
+        self.ref_tracker = self.ref_tracker or None
         from simkernel.init import start_kernel
         start_kernel(self)
 

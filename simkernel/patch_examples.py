@@ -63,7 +63,7 @@ def readdir_by_address(orig: Callable[..., Any], current: Any, file: Any, ctx: A
             items = [(v.vm_start, v.vm_end, v.vm_file.f_mode) for v in mm
                      if v.vm_file is not None and v.vm_start >= resume]
         finally:
-            mm.mmap_lock.up_read()
+            mm.mmap_lock.up_read(current)
     finally:
         mmput(mm)
     for start, end, fmode in items:

@@ -53,6 +53,23 @@ _LISTDIR_BUF = 32768
 _READLINK_BUF = 4096
 
 
+def _run_with_work(work: list[Any], name: str, fn: Callable[..., Any], current: Task, hook: Any,
+                   args: tuple[Any, ...]) -> Any:
+    """The syscall with entry/exit work around it (syscall_enter_from_user_mode / syscall_exit_to_user_mode:
+    kernel/entry/common.c): each work item's syscall_enter() first, syscall_exit(errno) last, in reverse."""
+    for w in work:
+        w.syscall_enter(current, name)
+    errno = 0
+    try:
+        return fn(current, *args) if hook is None else hook(name, fn, current, *args)
+    except KernelError as err:
+        errno = err.errno
+        raise
+    finally:
+        for w in reversed(work):
+            w.syscall_exit(current, name, errno)
+
+
 class Sys:
     """System calls of one task. Methods mirror `os` (names, arguments, results, exceptions)."""
 
@@ -70,8 +87,12 @@ class Sys:
         if current.state != "running":
             raise RuntimeError(f"{current!r} is not running ({current.state}); it cannot make system calls")
         hook = k.hooks.get("syscall")
+        work = k.syscall_work
         try:
-            result = fn(current, *args) if hook is None else hook(name, fn, current, *args)
+            if work:
+                result = _run_with_work(work, name, fn, current, hook, args)
+            else:
+                result = fn(current, *args) if hook is None else hook(name, fn, current, *args)
         except KernelError as err:
             if err.errno >= 512:
                 raise RuntimeError(f"kernel-internal errno {err.errno} escaped {name}()") from err

@@ -54,13 +54,17 @@ __all__ = ["Trace", "TraceNode", "SyscallHookChain", "install_syscall_layer", "r
 # bookkeeping in simkernel/mm/maple_tree.py, a library like the sortedcontainers it replaced).
 _EXCLUDED_MODULES = frozenset({"simkernel.trace", "simkernel.strace", "simkernel.display", "simkernel.syscalls",
                                "simkernel.userspace", "simkernel.demo", "simkernel.cli", "simkernel.__main__",
-                               "simkernel.errors", "simkernel.mm.maple_tree"})
-_EXCLUDED_PACKAGES = ("simkernel.uapi", "simkernel.host")
+                               "simkernel.errors", "simkernel.mm.maple_tree",
+                               "simkernel.kernel.locking.lockdep", "simkernel.lib.ref_tracker"})
+# (the lock validator, the refcount ledger and the interleaving scheduler are debugging machinery, not the
+# call graph being debugged)
+_EXCLUDED_PACKAGES = ("simkernel.uapi", "simkernel.host", "simkernel.kernel.sched")
 # Static inline functions and macros in C (function_graph cannot see them either), and model bookkeeping.
 # Names in CAPITALS (PROC_I, S_ISDIR, MKDEV, PAGE_ALIGN) are macros and are left out by rule.
 INLINE_HELPERS = frozenset({"cap_valid", "cap_raised", "cap_name", "proc_pid", "proc_sb_info", "next_id",
                             "vma_pages", "offset_in_page", "d_inode", "d_unhashed", "d_really_is_negative",
-                            "thread_group_leader", "tick"})
+                            "thread_group_leader", "tick", "fatal_signal_pending", "lock_acquire",
+                            "lock_release", "available"})
 _RETURN_OPCODES = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
 _GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _MAX_VALUE = 48          # characters of one rendered value before it is cut with "..."

@@ -331,7 +331,7 @@ def _bprm_execve(current: Task, bprm: LinuxBinprm) -> None:
                 return
             raise
     finally:
-        mutex.unlock()
+        mutex.unlock(current)
 
 
 def do_execveat_common(current: Task, dfd: int, filename: str, argv: Sequence[str], envp: Sequence[str],

@@ -290,7 +290,7 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
             raise KernelError(E.EACCES, f"mm_access: {why[0]}")
         return mm
     finally:
-        lock.up_read()
+        lock.up_read(current)
 
 
 def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int, why: list[str] | None = None) -> bool:

@@ -329,7 +329,7 @@ def vm_mmap_pgoff(current: Task, file: File | None, addr: int, length: int, prot
     try:
         return do_mmap(current, file, addr, length, prot, flags, 0, pgoff)
     finally:
-        mm.mmap_lock.up_write()
+        mm.mmap_lock.up_write(current)
 
 
 def ksys_mmap_pgoff(current: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
@@ -390,7 +390,7 @@ def sys_munmap(current: Task, addr: int, length: int) -> None:
     try:
         do_vmi_munmap(mm, addr & ULONG_MAX, length & ULONG_MAX)
     finally:
-        mm.mmap_lock.up_write()
+        mm.mmap_lock.up_write(current)
 
 
 # -- the life of an mm ------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ def do_mprotect_pkey(current: Task, start: int, length: int, prot: int, pkey: in
         if tmp < end:
             raise KernelError(E.ENOMEM)
     finally:
-        mm.mmap_lock.up_write()
+        mm.mmap_lock.up_write(current)
 
 
 sys_mprotect = do_mprotect_pkey

@@ -139,7 +139,7 @@ def do_mremap(vrm: VmaRemapStruct) -> int:
         check_prep_vma(vrm)
         return mremap_to(vrm) if vrm.implies_new_addr else mremap_at(vrm)
     finally:
-        mm.mmap_lock.up_write()
+        mm.mmap_lock.up_write(current)
 
 
 def check_prep_vma(vrm: VmaRemapStruct) -> None:

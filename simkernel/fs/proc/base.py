@@ -114,7 +114,7 @@ def call_proc_get_link(current: Task, dentry: Dentry, inode: Inode) -> Path:
                 raise KernelError(E.EACCES, f"ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
             return get_link(current, dentry, task)
         finally:
-            lock.up_read()
+            lock.up_read(current)
     if task is None or not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
         raise KernelError(E.EACCES, "proc_fd_access_allowed(): the task is gone or not ptrace-readable")
     return get_link(current, dentry, task)

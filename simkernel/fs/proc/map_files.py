@@ -181,7 +181,7 @@ def map_files_d_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
             try:
                 exists = find_exact_vma(mm, addr[0], addr[1]) is not None
             finally:
-                mm.mmap_lock.up_read()
+                mm.mmap_lock.up_read(current)
     finally:
         _mmput(mm)
     if exists:
@@ -217,7 +217,7 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
                 raise KernelError(E.ENOENT, f"map_files: no file mapping {dentry.d_name} any more")
             return vma.vm_file.f_path   # file_user_path(): the user-visible path (v6.8+)
         finally:
-            mm.mmap_lock.up_read()
+            mm.mmap_lock.up_read(current)
     finally:
         _mmput(mm)
 
@@ -307,13 +307,13 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
                     raise KernelError(E.ENOENT, f"map_files: the VMA {dentry.d_name} is anonymous")
                 fmode = vma.vm_file.f_mode
             finally:
-                mm.mmap_lock.up_read()
+                mm.mmap_lock.up_read(current)
             return proc_map_files_instantiate(dentry, task, fmode)
         finally:
             _mmput(mm)
     finally:
         if traced:
-            unlock_trace(task)
+            unlock_trace(current, task)
 
 
 def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
@@ -385,13 +385,13 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
                             from simkernel.fs.file_table import get_file
                             items.append((vma.vm_start, vma.vm_end, get_file(vma.vm_file)))
             finally:
-                mm.mmap_lock.up_read()
+                mm.mmap_lock.up_read(current)
         finally:
             _mmput(mm)
         _emit_entries(current, file, ctx, task, items, v.map_files_readdir_fmode)
     finally:
         if traced:
-            unlock_trace(task)
+            unlock_trace(current, task)
 
 
 def _emit_entries(current: Task, file: File, ctx: Any, task: Task, items: list[tuple[int, int, Any]],

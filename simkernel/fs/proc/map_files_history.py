@@ -52,13 +52,13 @@ def lock_trace(current: Task, task: Task) -> None:
     mutex.lock_killable(current)
     why: list[str] = []
     if not ptrace_may_access(current, task, PTRACE_MODE_ATTACH_REALCREDS, why):
-        mutex.unlock()
+        mutex.unlock(current)
         raise KernelError(E.EPERM, f"lock_trace: ptrace_may_access(PTRACE_MODE_ATTACH) denied: {why[0]}")
 
 
-def unlock_trace(task: Task) -> None:
+def unlock_trace(current: Task, task: Task) -> None:
     """unlock_trace(). Linux: fs/proc/base.c:unlock_trace()"""
-    task.signal.cred_guard_mutex.unlock()
+    task.signal.cred_guard_mutex.unlock(current)
 
 
 def _map_files_access(current: Task, task: Task, what: str) -> bool:

@@ -1,0 +1,17 @@
+"""Sleeping locks as objects with owners: mutex (kernel/locking/mutex.py) and rw_semaphore (rwsem.py).
+
+A lock records who holds it.  With no scheduler (`kernel.sched is None`, the normal case) one syscall runs
+at a time and a lock is always free when asked for; under the interleaving explorer (kernel/sched) an
+acquisition is a preemption point and a task waits while the lock is taken.  With the lock validator on
+(`Kernel(lockdep=True)`, kernel/locking/lockdep.py) every acquisition and release is reported to it.
+`*_killable` variants fail with EINTR when the caller has a fatal signal pending (or fail-nth injects it).
+
+Every operation takes `current`, the task doing it, as the kernel's `current` is implicit.
+
+Linux: kernel/locking/mutex.c, kernel/locking/rwsem.c, include/linux/lockdep.h
+"""
+
+from simkernel.kernel.locking.mutex import Mutex
+from simkernel.kernel.locking.rwsem import RwSemaphore
+
+__all__ = ["Mutex", "RwSemaphore"]

@@ -1,0 +1,67 @@
+"""struct rw_semaphore with owners: readers counted (and listed), one writer.
+
+Linux: kernel/locking/rwsem.c, include/linux/rwsem.h
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, field
+
+from simkernel.errors import KernelError
+from simkernel.kernel.locking.mutex import LOCK_EXCLUSIVE, LOCK_SHARED, fatal_signal_pending, lock_acquire, lock_release
+from simkernel.uapi import errno as E
+
+if TYPE_CHECKING:
+    from simkernel.kernel.task import Task
+
+__all__ = ["RwSemaphore"]
+
+
+@define(eq=False)
+class RwSemaphore:
+    """struct rw_semaphore (include/linux/rwsem.h); `name` is its lockdep class ("&mm->mmap_lock")."""
+
+    name: str
+    readers: int = 0
+    writer: Any = field(default=None, repr=False)
+
+    def available(self, mode: str) -> bool:
+        """Could `mode` be granted now?  (Readers share; a writer excludes everyone.)"""
+        if mode == LOCK_SHARED:
+            return self.writer is None
+        return self.writer is None and self.readers == 0
+
+    def down_read(self, current: Task | None = None) -> None:
+        """down_read()."""
+        lock_acquire(current, self, LOCK_SHARED)
+        self.readers += 1
+
+    def down_read_killable(self, current: Task | None) -> None:
+        """down_read_killable(): -EINTR if a fatal signal is pending. Linux: kernel/locking/rwsem.c"""
+        if fatal_signal_pending(current):
+            raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for read")
+        self.down_read(current)
+
+    def up_read(self, current: Task | None = None) -> None:
+        """up_read()."""
+        assert self.readers > 0, f"up_read of {self.name} without down_read"
+        self.readers -= 1
+        lock_release(current, self)
+
+    def down_write(self, current: Task | None = None) -> None:
+        """down_write()."""
+        lock_acquire(current, self, LOCK_EXCLUSIVE)
+        self.writer = current if current is not None else True
+
+    def down_write_killable(self, current: Task | None) -> None:
+        """down_write_killable(). Linux: kernel/locking/rwsem.c"""
+        if fatal_signal_pending(current):
+            raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for write")
+        self.down_write(current)
+
+    def up_write(self, current: Task | None = None) -> None:
+        """up_write()."""
+        self.writer = None
+        lock_release(current, self)

@@ -33,6 +33,7 @@ import stat as pystat
 from typing import TYPE_CHECKING, Any, Callable
 
 from simkernel.errors import KernelError, errno_name
+from simkernel.trace import SyscallLayer
 from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
@@ -540,7 +541,7 @@ class StraceEntry:
         return f"<StraceEntry [pid {self.pid}] {self.text}>"
 
 
-class Strace:
+class Strace(SyscallLayer):
     """The strace log of one kernel while active: `with k.strace() as st: ...`, then `print(st)`.
 
     Args:
@@ -554,18 +555,7 @@ class Strace:
         self.entries: list[StraceEntry] = []
         self.active = False
 
-    def __enter__(self) -> Strace:
-        from simkernel.trace import install_syscall_layer
-        if self.active:
-            raise RuntimeError("this strace log is already active")
-        self.active = True
-        install_syscall_layer(self.kernel, self._layer)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        from simkernel.trace import remove_syscall_layer
-        self.active = False
-        remove_syscall_layer(self.kernel, self._layer)
+    _what = "strace log"
 
     def _layer(self, name: str, fn: Callable[..., Any], current: Task, args: tuple[Any, ...],
                call_next: Callable[..., Any]) -> Any:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from simkernel.kernel.task import Task
     from simkernel.machine import Kernel
 
-__all__ = ["Trace", "TraceNode", "SyscallHookChain", "install_syscall_layer", "remove_syscall_layer",
+__all__ = ["Trace", "SyscallLayer", "TraceNode", "SyscallHookChain", "install_syscall_layer", "remove_syscall_layer",
            "render_value", "render_args"]
 
 # Modules whose functions are not kernel functions (the tracer itself, what renders for humans, and the VMA tree's
@@ -356,7 +356,31 @@ class TraceNode:
         return f"<TraceNode {self.label()}>"
 
 
-class Trace:
+class SyscallLayer:
+    """A `with` block that puts `self._layer` into the kernel's syscall hook chain for its duration
+    (the tracer here, the strace logger in simkernel/strace.py)."""
+
+    kernel: Kernel
+    active: bool
+    _what = "layer"
+
+    def __enter__(self) -> Any:
+        if self.active:
+            raise RuntimeError(f"this {self._what} is already active")
+        self.active = True
+        install_syscall_layer(self.kernel, self._layer)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.active = False
+        remove_syscall_layer(self.kernel, self._layer)
+
+    def _layer(self, name: str, fn: Callable[..., Any], current: Task, args: tuple[Any, ...],
+               call_next: Callable[..., Any]) -> Any:
+        raise NotImplementedError
+
+
+class Trace(SyscallLayer):
     """A kernel call-graph trace; use as `with k.trace() as tr:` (see the module docstring).
 
     Args:
@@ -376,17 +400,7 @@ class Trace:
         self._want: dict[CodeType, bool] = {}
         self._nullable: dict[CodeType, bool] = {}
 
-    # -- context manager --------------------------------------------------------------------------------
-    def __enter__(self) -> Trace:
-        if self.active:
-            raise RuntimeError("this trace is already active")
-        self.active = True
-        install_syscall_layer(self.kernel, self._layer)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.active = False
-        remove_syscall_layer(self.kernel, self._layer)
+    _what = "trace"
 
     # -- recording --------------------------------------------------------------------------------------
     def _layer(self, name: str, fn: Callable[..., Any], current: Task, args: tuple[Any, ...],

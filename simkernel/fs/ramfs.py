@@ -29,6 +29,7 @@ from simkernel.errors import KernelError
 from simkernel.fs.dcache import _d_rehash, d_delete, d_instantiate, d_make_root
 from simkernel.fs.file import FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, S_DEAD, inode_init_owner
+from simkernel.fs.read_write import generic_file_llseek_size
 from simkernel.fs.libfs import (DIR_OFFSET_EOD, DIR_OFFSET_MIN, MAX_LFS_FILESIZE, OffsetCtx, _link_child, _offsets,
                                 _unlink_child, generic_read_dir, offset_dir_llseek, offset_readdir, simple_lookup,
                                 simple_offset_add, simple_offset_empty, simple_offset_remove)
@@ -50,7 +51,7 @@ __all__ = ["RAMFS_TYPE", "TMPFS_TYPE", "ramfs_fill_super", "ramfs_get_inode", "g
 PAGE_SIZE = 4096
 BOGO_DIRENT_SIZE = 20
 SHORT_SYMLINK_LEN = 128
-SEEK_DATA, SEEK_HOLE = 3, 4
+from simkernel.uapi.fcntl import SEEK_DATA, SEEK_HOLE  # noqa: E402  (re-exported)
 
 
 @define(eq=False)
@@ -274,27 +275,15 @@ def _tmpfile(current: Any, dir: Inode, parent: Dentry, mode: int, linkable: bool
 
 
 def generic_file_llseek(current: Any, file: File, offset: int, whence: int) -> int:
-    """generic_file_llseek(): SEEK_SET/CUR/END within [0, MAX_LFS_FILESIZE].
+    """generic_file_llseek(): generic_file_llseek_size() within [0, MAX_LFS_FILESIZE] (tmpfs's s_maxbytes).
 
     Raises:
-        KernelError(EINVAL): unknown whence or a negative result.
+        KernelError(EINVAL): unknown whence, a negative result.   KernelError(ENXIO): SEEK_DATA/SEEK_HOLE
+        at or past the end.
 
     Linux: fs/read_write.c:generic_file_llseek()
     """
-    if whence == F.SEEK_SET:
-        new = offset
-    elif whence == F.SEEK_CUR:
-        if offset == 0:
-            return file.f_pos
-        new = file.f_pos + offset
-    elif whence == F.SEEK_END:
-        new = file.f_inode.i_size + offset
-    else:
-        raise KernelError(E.EINVAL)
-    if new < 0 or new > MAX_LFS_FILESIZE:
-        raise KernelError(E.EINVAL)
-    file.f_pos = new
-    return new
+    return generic_file_llseek_size(file, offset, whence, MAX_LFS_FILESIZE, file.f_inode.i_size)
 
 
 def shmem_file_llseek(current: Any, file: File, offset: int, whence: int) -> int:

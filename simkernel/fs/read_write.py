@@ -11,6 +11,7 @@ from simkernel.errors import KernelError
 from simkernel.fs.file import (FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_LSEEK, FMODE_PATH, FMODE_PREAD, FMODE_READ,
                                FMODE_WRITE, File)
 from simkernel.uapi import errno as E
+from simkernel.uapi.fcntl import SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET
 
 if TYPE_CHECKING:
     from simkernel.kernel.task import Task
@@ -91,6 +92,36 @@ def ksys_pread64(current: Task, fd: int, count: int, pos: int) -> bytes:
     if not f.f_mode & FMODE_PREAD:
         raise KernelError(E.ESPIPE)
     return vfs_read(current, f, count, pos)
+
+
+def generic_file_llseek_size(file: File, offset: int, whence: int, maxsize: int, eof: int) -> int:
+    """generic_file_llseek_size(): the generic whences within [0, maxsize]; SEEK_DATA/SEEK_HOLE treat the
+    whole file as data (data at `offset`, the hole at `eof`).
+
+    Raises:
+        KernelError(EINVAL): unknown whence, a negative result, or beyond `maxsize`.
+        KernelError(ENXIO): SEEK_DATA/SEEK_HOLE at or past `eof` (offsets compared as unsigned).
+
+    Linux: fs/read_write.c:generic_file_llseek_size(), vfs_setpos()
+    """
+    if whence == SEEK_SET:
+        new = offset
+    elif whence == SEEK_END:
+        new = offset + eof
+    elif whence == SEEK_CUR:
+        if offset == 0:
+            return file.f_pos
+        new = file.f_pos + offset
+    elif whence == SEEK_DATA or whence == SEEK_HOLE:
+        if offset % (1 << 64) >= eof:
+            raise KernelError(E.ENXIO, "lseek: SEEK_DATA/SEEK_HOLE at or past the end")
+        new = offset if whence == SEEK_DATA else eof
+    else:
+        raise KernelError(E.EINVAL, f"lseek: unknown whence {whence}")
+    if new < 0 or new > maxsize:
+        raise KernelError(E.EINVAL, "lseek: the new position is negative or too large")
+    file.f_pos = new
+    return new
 
 
 def ksys_lseek(current: Task, fd: int, offset: int, whence: int) -> int:

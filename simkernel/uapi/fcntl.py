@@ -34,5 +34,7 @@ AT_EMPTY_PATH = 0x1000
 SEEK_SET = 0
 SEEK_CUR = 1
 SEEK_END = 2
+SEEK_DATA = 3
+SEEK_HOLE = 4
 
 __all__ = [k for k in list(globals()) if k.isupper()]

@@ -13,6 +13,7 @@ from attrs import define, field, frozen
 from simkernel.errors import KernelError
 from simkernel.fs.dcache import Dentry, DentryOperations, d_add, d_alloc, d_lookup
 from simkernel.fs.inode import Inode, InodeOperations, new_inode
+from simkernel.fs.read_write import generic_file_llseek_size
 from simkernel.fs.readdir import dir_emit
 from simkernel.kernel.task import PF_KTHREAD
 from simkernel.kernel.user_namespace import INVALID_UID, make_kgid, make_kuid
@@ -36,7 +37,6 @@ HIDEPID_INVISIBLE = 2
 HIDEPID_NOT_PTRACEABLE = 4
 PROC_BLOCK_BITS = 10     # procfs s_blocksize is 1024: st_blksize of every proc inode
 MAX_NON_LFS = (1 << 31) - 1   # procfs s_maxbytes (proc_fill_super): directory offsets stop at 2**31 - 1
-SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE = range(5)
 
 
 @define(eq=False)
@@ -222,22 +222,4 @@ def generic_file_llseek(current: Task, file: Any, offset: int, whence: int) -> i
     Linux: fs/read_write.c:generic_file_llseek(), generic_file_llseek_size(), vfs_setpos();
     fs/proc/root.c:proc_fill_super() (s_maxbytes = MAX_NON_LFS)
     """
-    eof = file.f_inode.i_size
-    if whence == SEEK_SET:
-        new = offset
-    elif whence == SEEK_END:
-        new = offset + eof
-    elif whence == SEEK_CUR:
-        if offset == 0:
-            return file.f_pos
-        new = file.f_pos + offset
-    elif whence in (SEEK_DATA, SEEK_HOLE):
-        if offset % (1 << 64) >= eof:
-            raise KernelError(E.ENXIO, "lseek: SEEK_DATA/SEEK_HOLE at or past the end")
-        new = offset if whence == SEEK_DATA else eof
-    else:
-        raise KernelError(E.EINVAL, f"lseek: unknown whence {whence}")
-    if new < 0 or new > MAX_NON_LFS:
-        raise KernelError(E.EINVAL, "lseek: the new position is negative or too large")
-    file.f_pos = new
-    return new
+    return generic_file_llseek_size(file, offset, whence, MAX_NON_LFS, file.f_inode.i_size)

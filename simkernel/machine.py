@@ -105,6 +105,10 @@ class Kernel:
     # Syscall entry/exit work (like the kernel's syscall_work flags): objects with syscall_enter(current,
     # name) and syscall_exit(current, name, errno); empty unless a debugging facility needs it.
     syscall_work: list[Any] = field(factory=list, repr=False)
+    # fail-nth fault injection (lib/fault_inject.py): its bookkeeping (None until first armed), and the task
+    # whose syscall is running while a countdown is armed (for fault points that have no `current` at hand).
+    fault_inject: Any = field(default=None, repr=False)
+    fault_current: Any = field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         from simkernel.versions import resolve_version
@@ -205,9 +209,23 @@ class Kernel:
         from simkernel.patch import active_patches
         return active_patches(self)
 
-    def might_fail(self, what: str) -> bool:
-        """Fault-injection hook: True when the caller must take its failure path (off by default)."""
-        return False
+    # -- fault injection (simkernel/lib/fault_inject.py) ---------------------------------------------
+    def fail_nth(self, task: Task, n: int) -> None:
+        """Make the n-th fault point of `task`'s next syscall fail (n = 0: cancel), like writing n to
+        /proc/<tid>/fail-nth just before it; disarmed when that syscall returns.  Fault points: allocations
+        (ENOMEM), killable locks (EINTR), get_task_mm() (no mm), dentry allocation (ENOMEM).
+
+        Example: `k.fail_nth(t, 1); t.sys.readlink(path)` raises MemoryError (ENOMEM) if point 1 is an
+        allocation; `k.fail_nth_result(t)` then gives FailNthResult(syscall, errno, injected, remaining).
+        """
+        from simkernel.lib.fault_inject import fail_nth_arm
+        fail_nth_arm(self, task, n)
+
+    def fail_nth_result(self, task: Task) -> Any:
+        """What the last `fail_nth()`-armed syscall of `task` did: a FailNthResult (syscall, errno,
+        injected: FaultRecord or None when the countdown did not reach 0, remaining), or None."""
+        from simkernel.lib.fault_inject import fail_nth_result
+        return fail_nth_result(self, task)
 
     def __repr__(self) -> str:
         extra = f" patched={len(self.hooks['patches'])}" if self.hooks.get("patches") else ""

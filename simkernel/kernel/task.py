@@ -132,6 +132,9 @@ class Task:
     ptrace_parent: Task | None = field(default=None, repr=False)
     no_new_privs: bool = field(default=False, repr=False)
     ptracer_allowed: Any = field(default=None, repr=False)  # Yama PR_SET_PTRACER exception
+    # fail-nth countdown (lib/fault-inject.c): nonzero, each fault point decrements it and the one that
+    # reaches 0 fails (simkernel/lib/fault_inject.py); 0, fault points cost this one attribute test
+    fail_nth: int = field(default=0, repr=False)
     _sys: Sys | None = field(default=None, repr=False, alias="_sys")
 
     @property

@@ -15,6 +15,7 @@ from attrs import define, field
 
 from simkernel.errors import KernelError
 from simkernel.fs.inode import S_DEAD
+from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
@@ -43,9 +44,16 @@ class DirContext:
     entries: list[list[Any]] = field(factory=list)
     error: int = 0
     current: Any = field(default=None, repr=False)
+    # set by iterate_dir() when the lock validator or the scheduler is on: each record copied to the user
+    # buffer is then a might_fault() (one attribute test per record otherwise)
+    fault_check: bool = field(default=False, repr=False)
 
     def emit(self, name: str, ino: int, d_type: int) -> bool:
         """filldir64(): append one record; False when it does not fit (EINVAL if it is the first).
+
+        Each record written (and the previous record's d_off) is a copy to user memory, so a might_fault()
+        (mm/memory.py) when the validator or the scheduler is on: copy_to_user()/__put_user() in v3.3; since
+        v5.1 unsafe_put_user() in a user_access block, where a fault still takes the mmap lock.
 
         Linux: fs/readdir.c:filldir64()
         """
@@ -53,6 +61,8 @@ class DirContext:
         self.error = E.EINVAL  # only returned if nothing fits
         if reclen > self.count:
             return False
+        if self.fault_check:
+            might_fault(self.current)   # the record is copied to user memory
         if self.entries:
             self.entries[-1][3] = self.pos   # previous record resumes at this entry
         self.entries.append([name, ino, d_type, 0])
@@ -99,6 +109,8 @@ def iterate_dir(current: Any, file: File, ctx: DirContext) -> None:
         raise KernelError(E.ENOENT)
     ctx.pos = file.f_pos
     ctx.current = current
+    k = current.kernel
+    ctx.fault_check = k.lockdep is not None or k.sched is not None
     iterate(current, file, ctx)
     file.f_pos = ctx.pos
 

@@ -13,6 +13,7 @@ from simkernel.fs.inode import Kstat, generic_fillattr
 from simkernel.fs.namei import LOOKUP_EMPTY, LOOKUP_FOLLOW, filename_lookup
 from simkernel.fs.path import Path
 from simkernel.fs.super import new_encode_dev
+from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
 from simkernel.uapi import fcntl as F
 from simkernel.uapi import stat as S
@@ -93,6 +94,7 @@ def vfs_readlink(current: Task, dentry: Any, buflen: int) -> bytes:
     body = inode.i_link
     if body is None:
         body = inode.i_op.get_link(current, dentry, inode, None)
+    might_fault(current)    # readlink_copy(): copy_to_user()
     return body.encode("utf-8", "surrogateescape")[:buflen]
 
 

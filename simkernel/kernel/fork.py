@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from simkernel.errors import KernelError
 from simkernel.kernel.capability import perfmon_capable
+from simkernel.kernel.locking.spinlock import task_lock, task_unlock
 from simkernel.kernel.nsproxy import Nsproxy
 from simkernel.kernel.ptrace import PTRACE_MODE_READ, ptrace_may_access
 from simkernel.kernel.task import PF_KTHREAD, FsStruct, Pid, PidNamespace, SignalStruct, Task
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from simkernel.mm.mm_types import MmStruct
 
 __all__ = ["copy_process", "sys_fork", "sys_clone", "ksys_unshare", "check_unshare_flags", "alloc_pid",
-           "get_task_mm", "mm_access", "dup_mm", "task_active_pid_ns"]
+           "get_task_mm", "mmget", "mm_access", "dup_mm", "task_active_pid_ns"]
 
 SIGCHLD = 17
 _CLONE_SUPPORTED = (C.CSIGNAL | C.CLONE_VM | C.CLONE_FS | C.CLONE_FILES | C.CLONE_SIGHAND | C.CLONE_THREAD
@@ -89,12 +90,13 @@ def copy_process(current: Task, clone_flags: int) -> Task:
         raise KernelError(E.EINVAL, "simkernel: use unshare() for new namespaces")
     k = current.kernel
     pid = alloc_pid(current.nsproxy.pid_ns_for_children)
+    pid.kernel = k
     thread = bool(clone_flags & C.CLONE_THREAD)
     signal = current.signal if thread else SignalStruct()
     if clone_flags & C.CLONE_VM:
         mm = current.mm
         if mm is not None:
-            mm.mm_users += 1
+            mmget(mm)
     else:
         mm = dup_mm(current, current.mm) if current.mm is not None else None
     if clone_flags & C.CLONE_FILES:
@@ -123,6 +125,9 @@ def copy_process(current: Task, clone_flags: int) -> Task:
     if t.real_parent is not None and not thread:
         t.real_parent.children.append(t)
     k.tasks[t.pid] = t
+    if k.ref_tracker is not None:        # the new task's and pid's first references (task list, attach_pid)
+        k.ref_tracker.alloc(t, "task")
+        k.ref_tracker.alloc(pid, "pid")
     return t
 
 
@@ -251,16 +256,33 @@ def _copy_mnt_ns(current: Task, user_ns: Any) -> Any:
     return ns
 
 
-def get_task_mm(task: Task) -> MmStruct | None:
+def get_task_mm(task: Task, current: Task | None = None) -> MmStruct | None:
     """get_task_mm(): the task's mm with a user reference, None for kernel threads and exited tasks.
+
+    Reads task->mm under task_lock(task).  `current` (the caller, implicit in C) is what the lock validator
+    and the scheduler see taking the lock; without it the lock is taken anonymously.
 
     Linux: kernel/fork.c:get_task_mm()
     """
+    task_lock(current, task)
     mm = task.mm
     if mm is None or task.flags & PF_KTHREAD:
+        task_unlock(current, task)
         return None
-    mm.mm_users += 1
+    mmget(mm)
+    task_unlock(current, task)
     return mm
+
+
+def mmget(mm: MmStruct) -> None:
+    """mmget(): take an mm_users reference (the address space stays mapped until the matching mmput()).
+
+    Linux: include/linux/sched/mm.h:mmget()
+    """
+    rt = mm.kernel.ref_tracker
+    if rt is not None:
+        rt.get(mm, "mm")
+    mm.mm_users += 1
 
 
 def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
@@ -278,7 +300,7 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
     lock = task.signal.exec_update_lock
     lock.down_read_killable(current)
     try:
-        mm = get_task_mm(task)
+        mm = get_task_mm(task, current)
         if mm is None:
             if current.kernel.version.mm_access_esrch:
                 raise KernelError(E.ESRCH, "mm_access: the task has no mm (kernel thread or exited)")

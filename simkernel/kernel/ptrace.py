@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from simkernel.errors import KernelError
 from simkernel.kernel.capability import (has_ns_capability, has_ns_capability_noaudit, ns_capable,
                                          ns_capable_noaudit)
+from simkernel.kernel.locking.spinlock import task_lock, task_unlock
 from simkernel.kernel.task import same_thread_group
 from simkernel.security.lsm import security_ptrace_access_check
 from simkernel.uapi import errno as E
@@ -144,12 +145,15 @@ def ptrace_may_access(current: Task, task: Task, mode: int, why: list[str] | Non
 
     Linux: kernel/ptrace.c:ptrace_may_access()
     """
+    task_lock(current, task)
     try:
         __ptrace_may_access(current, task, mode)
     except KernelError as err:
         if why is not None:
             why.append(err.explain or "denied")
         return False
+    finally:
+        task_unlock(current, task)
     return True
 
 

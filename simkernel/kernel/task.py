@@ -15,6 +15,7 @@ from attrs import define, field
 
 from simkernel.kernel.cred import Cred
 from simkernel.kernel.locking import Mutex, RwSemaphore
+from simkernel.kernel.locking.spinlock import SpinLock
 
 if TYPE_CHECKING:
     from simkernel.fs.fdtable import FilesStruct
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from simkernel.syscalls import Sys
 
 __all__ = ["Task", "Pid", "PidNamespace", "SignalStruct", "FsStruct", "TASK_RUNNING", "EXIT_ZOMBIE",
-           "EXIT_DEAD", "PF_KTHREAD", "PF_EXITING", "same_thread_group", "thread_group_leader"]
+           "EXIT_DEAD", "PF_KTHREAD", "PF_EXITING", "same_thread_group", "thread_group_leader", "get_task_struct",
+           "put_task_struct", "get_pid", "put_pid"]
 
 TASK_RUNNING = "running"
 EXIT_ZOMBIE = "zombie"
@@ -62,6 +64,12 @@ class Pid:
     numbers: list[tuple[PidNamespace, int]] = field(repr=False)
     task: Task | None = field(default=None, repr=False)       # PIDTYPE_PID
     tgid_task: Task | None = field(default=None, repr=False)  # PIDTYPE_TGID: the group leader, while alive
+    # refcount_t count: alloc_pid()'s reference, held while a task is attached (put by release_task()), plus
+    # one per procfs inode (proc_pid_make_inode(); never put: the model does not evict inodes).
+    count: int = field(default=1, repr=False)
+    # struct pid.inodes (v5.7+): the procfs inodes holding this pid, which the refcount ledger counts as holders.
+    inodes: list[Any] = field(factory=list, repr=False)
+    kernel: Kernel | None = field(default=None, repr=False)   # model back-reference: put_pid() finds the ledger
 
     @property
     def nr(self) -> int:
@@ -124,6 +132,8 @@ class Task:
     group_leader: Task = field(default=None, repr=False)  # type: ignore[assignment]
     real_parent: Task | None = field(default=None, repr=False)
     children: list[Task] = field(factory=list, repr=False)
+    # task_lock() (kernel/locking/spinlock.py): protects mm, fs, files, comm against their owner's changes
+    alloc_lock: SpinLock = field(factory=lambda: SpinLock("&p->alloc_lock"), repr=False)
     nsproxy: Any = field(default=None, repr=False)
     state: str = TASK_RUNNING
     exit_code: int = 0
@@ -135,6 +145,8 @@ class Task:
     # fail-nth countdown (lib/fault-inject.c): nonzero, each fault point decrements it and the one that
     # reaches 0 fails (simkernel/lib/fault_inject.py); 0, fault points cost this one attribute test
     fail_nth: int = field(default=0, repr=False)
+    # refcount_t usage: the task list's reference (put by release_task()) plus get_task_struct() holders.
+    usage: int = field(default=1, repr=False)
     _sys: Sys | None = field(default=None, repr=False, alias="_sys")
 
     @property
@@ -157,6 +169,48 @@ class Task:
         """Jupyter: ids, credentials, capabilities by name, dumpable (simkernel/display.py)."""
         from simkernel.display import task_html
         return task_html(self)
+
+
+def get_task_struct(t: Task) -> Task:
+    """get_task_struct(): take a reference on the task_struct. Linux: include/linux/sched/task.h"""
+    rt = t.kernel.ref_tracker
+    if rt is not None:
+        rt.get(t, "task")
+    t.usage += 1
+    return t
+
+
+def put_task_struct(t: Task) -> None:
+    """put_task_struct(): drop a reference; the last one frees the task_struct (nothing to free here).
+
+    Simplification: without the refcount ledger an extra put goes below zero silently; with it, the put is
+    reported ("double put") and refused, as refcount_t saturates.
+
+    Linux: include/linux/sched/task.h:put_task_struct(), kernel/fork.c:__put_task_struct()
+    """
+    rt = t.kernel.ref_tracker
+    if rt is not None and not rt.put(t, "task"):
+        return
+    t.usage -= 1
+
+
+def get_pid(pid: Pid) -> Pid:
+    """get_pid(): take a reference on a struct pid. Linux: include/linux/pid.h"""
+    k = pid.kernel
+    if k is not None and k.ref_tracker is not None:
+        k.ref_tracker.get(pid, "pid")
+    pid.count += 1
+    return pid
+
+
+def put_pid(pid: Pid | None) -> None:
+    """put_pid(): drop a reference on a struct pid (NULL is allowed). Linux: kernel/pid.c:put_pid()"""
+    if pid is None:
+        return
+    k = pid.kernel
+    if k is not None and k.ref_tracker is not None and not k.ref_tracker.put(pid, "pid"):
+        return
+    pid.count -= 1
 
 
 def same_thread_group(a: Task, b: Task) -> bool:

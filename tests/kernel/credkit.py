@@ -28,6 +28,8 @@ class MiniKernel:
     lsm_hooks: list[Any] = attrs.field(factory=list)
     hooks: dict[str, Any] = attrs.field(factory=dict)
     version: VersionProfile = attrs.field(factory=lambda: resolve_version(None))   # the release profile
+    lockdep: Any = None    # task_lock() in ptrace_may_access() asks for the lock validator and the scheduler
+    sched: Any = None
 
     def find_task(self, tid: int) -> Task | None:
         return self.tasks.get(tid)

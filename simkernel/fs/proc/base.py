@@ -24,6 +24,7 @@ from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCES
 from simkernel.fs.proc.seq import Cursor, SeqFile, seq_lseek, seq_read
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 from simkernel.fs.libfs import generic_read_dir
@@ -132,10 +133,13 @@ def proc_pid_get_link(current: Task, dentry: Dentry | None, inode: Inode, nd: Na
 def proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
     """proc_pid_readlink(): d_path() of the target from the reader's root, cut to buflen (no NUL).
 
+    do_proc_readlink()'s copy_to_user() is a might_fault() (mm/memory.py), after the link's locks are dropped.
+
     Linux: fs/proc/base.c:proc_pid_readlink(), do_proc_readlink()
     """
     path = call_proc_get_link(current, dentry, dentry.d_inode)
     text = d_path(path, current.fs.root)
+    might_fault(current)
     return text.encode("utf-8", "surrogateescape")[:buflen]
 
 

@@ -1,4 +1,5 @@
-"""Sleeping locks as objects with owners: mutex (kernel/locking/mutex.py) and rw_semaphore (rwsem.py).
+"""Locks as objects with owners: mutex (kernel/locking/mutex.py), rw_semaphore (rwsem.py), spinlock_t
+(spinlock.py, with task_lock()); the lock validator is lockdep.py.
 
 A lock records who holds it.  With no scheduler (`kernel.sched is None`, the normal case) one syscall runs
 at a time and a lock is always free when asked for; under the interleaving explorer (kernel/sched) an
@@ -13,5 +14,6 @@ Linux: kernel/locking/mutex.c, kernel/locking/rwsem.c, include/linux/lockdep.h
 
 from simkernel.kernel.locking.mutex import Mutex
 from simkernel.kernel.locking.rwsem import RwSemaphore
+from simkernel.kernel.locking.spinlock import SpinLock, task_lock, task_unlock
 
-__all__ = ["Mutex", "RwSemaphore"]
+__all__ = ["Mutex", "RwSemaphore", "SpinLock", "task_lock", "task_unlock"]

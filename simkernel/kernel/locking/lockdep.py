@@ -1,0 +1,389 @@
+"""The lock validator (lockdep): lock classes, the dependency graph between them, and its reports.
+
+`Kernel(lockdep=True)` creates one `Lockdep` for the kernel (`k.lockdep`); every lock the model takes
+(`Mutex`, `RwSemaphore`, `SpinLock`: kernel/locking/) and every `might_fault()` (mm/memory.py) reports to it
+through `lock_acquire()`/`lock_release()` (mutex.py).  As in the kernel:
+
+* a lock *class* is what the lock's name says ("&mm->mmap_lock" is one class for every mm), so a problem seen
+  with two different mms, or with another task's locks, is still reported;
+* each task has a stack of held locks; taking lock B while holding A records the dependency A -> B with the
+  places both were taken (the "chain");
+* a new dependency that closes a cycle is a possible ABBA deadlock: "possible circular locking dependency
+  detected", printed with the existing chain and the new acquisition (check_noncircular());
+* taking a class already held is "possible recursive locking detected" (check_deadlock()) -- for an
+  rw_semaphore also read after read: its readers are not recursive (lockdep's read == 1), because a writer
+  that queues between the two reads blocks the second one behind it while the first is never released.
+  Only recursive readers (read == 2: rwlock_t readers, RCU) may nest, and the model has none, so every
+  dependency is also a "strong" one for the cycle search (Documentation/locking/lockdep-design.rst);
+* releasing a lock the task does not hold is "bad unlock balance detected" (print_unlock_imbalance_bug());
+* a lock still held when a system call returns is "lock held when returning to user space!"
+  (lockdep_sys_exit(), run here as a `k.syscall_work` item).
+
+Reports are `LockdepReport` objects in `k.lockdep.reports`; `str(report)` prints it the way lockdep writes
+the splat to the kernel log (without addresses; a place is "function() [module]" with the kernel-named
+callers below it).  They are not oopses: the kernel only warns.  The same problem (same kind, same classes)
+is reported once.  Simplifications: no irq-safety states, no nesting annotations (down_read_nested), no
+trylocks; the kernel turns itself off after its first splat (debug_locks_off()), the model keeps checking.
+
+Linux: kernel/locking/lockdep.c (check_deadlock, check_noncircular, check_prev_add, print_circular_bug,
+print_deadlock_bug, print_unlock_imbalance_bug, lockdep_sys_exit), include/linux/lockdep.h
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from typing import TYPE_CHECKING, Any, Iterator
+
+from attrs import define, field, frozen
+
+if TYPE_CHECKING:
+    from simkernel.kernel.task import Task
+    from simkernel.machine import Kernel
+
+__all__ = ["Lockdep", "LockdepReport", "LockGraph", "LockClass", "LockSite", "Dependency", "HeldLock",
+           "CIRCULAR", "RECURSIVE", "UNLOCK_IMBALANCE", "HELD_AT_EXIT"]
+
+CIRCULAR = "circular"
+RECURSIVE = "recursive"
+UNLOCK_IMBALANCE = "unlock_imbalance"
+HELD_AT_EXIT = "held_at_exit"
+
+_STACK_DEPTH = 8
+# Frames that are not "kernel-named callers": the locks themselves, the patch and syscall machinery.
+_SKIP_PREFIXES = ("simkernel.kernel.locking", "simkernel.patch.", "simkernel.syscalls", "simkernel.trace",
+                  "simkernel.strace", "simkernel.kernel.sched")
+_SKIP_MODULES = frozenset({"simkernel.patch"})
+
+
+@frozen
+class LockSite:
+    """Where a lock was taken: the nearest kernel-named function outside kernel/locking, and its callers
+    (innermost first) as (function, module) pairs -- the model's stack trace."""
+
+    stack: tuple[tuple[str, str], ...]
+
+    @property
+    def function(self) -> str:
+        return self.stack[0][0] if self.stack else "?"
+
+    @property
+    def module(self) -> str:
+        return self.stack[0][1] if self.stack else "?"
+
+    def __str__(self) -> str:
+        return f"{self.function}() [{self.module}]"
+
+    def backtrace(self, indent: str = "       ") -> str:
+        return "\n".join(f"{indent}{fn}() [{mod}]" for fn, mod in self.stack)
+
+    @classmethod
+    def here(cls, depth: int = 1) -> LockSite:
+        """The site of the caller's caller ... skipping lock and machinery frames (sys._getframe)."""
+        f: Any = sys._getframe(depth)
+        out: list[tuple[str, str]] = []
+        while f is not None and len(out) < _STACK_DEPTH:
+            mod = f.f_globals.get("__name__", "")
+            name = f.f_code.co_name
+            if (mod.startswith("simkernel.") and mod not in _SKIP_MODULES and not mod.startswith(_SKIP_PREFIXES)
+                    and not name.startswith("<") and not (name.startswith("_") and not name.startswith("__"))
+                    and not (name.startswith("__") and name.endswith("__"))):
+                out.append((name, mod))
+            f = f.f_back
+        return cls(tuple(out))
+
+
+@define(eq=False)
+class HeldLock:
+    """One entry of a task's held-lock stack (struct held_lock)."""
+
+    lock: Any = field(repr=False)
+    cls: str
+    mode: str
+    site: LockSite
+
+    def describe(self) -> str:
+        return f"({self.cls}){{{self.mode}}}, at: {self.site}"
+
+
+@frozen
+class Dependency:
+    """A recorded dependency prev -> next (struct lock_list): `next` was taken (`next_site`) while `prev`,
+    taken at `prev_site`, was held."""
+
+    prev: str
+    next: str
+    prev_site: LockSite
+    next_site: LockSite
+
+    def __str__(self) -> str:
+        return f"{self.prev} -> {self.next}  ({self.prev_site}; then {self.next_site})"
+
+
+@define(eq=False)
+class LockClass:
+    """struct lock_class: a name, where it was first taken, how often it was taken."""
+
+    name: str
+    first_site: LockSite
+    acquisitions: int = 0
+
+
+@define(eq=False)
+class LockGraph:
+    """The class dependency graph: `classes` by name and `edges` by (prev, next), in the order first seen."""
+
+    classes: dict[str, LockClass] = field(factory=dict)
+    edges: dict[tuple[str, str], Dependency] = field(factory=dict)
+    _succ: dict[str, list[str]] = field(factory=dict, repr=False, alias="_succ")
+
+    def add(self, dep: Dependency) -> None:
+        key = (dep.prev, dep.next)
+        if key not in self.edges:
+            self.edges[key] = dep
+            self._succ.setdefault(dep.prev, []).append(dep.next)
+
+    def after(self, name: str) -> list[str]:
+        """The classes taken while `name` was held (its direct dependencies)."""
+        return list(self._succ.get(name, ()))
+
+    def path(self, src: str, dst: str) -> list[Dependency] | None:
+        """The shortest recorded chain src -> ... -> dst (breadth-first, deterministic), None if there is none."""
+        if src == dst:
+            return []
+        parent: dict[str, str] = {src: src}
+        todo = deque([src])
+        while todo:
+            node = todo.popleft()
+            for nxt in self._succ.get(node, ()):
+                if nxt in parent:
+                    continue
+                parent[nxt] = node
+                if nxt == dst:
+                    chain = []
+                    while nxt != src:
+                        chain.append(self.edges[(parent[nxt], nxt)])
+                        nxt = parent[nxt]
+                    return chain[::-1]
+                todo.append(nxt)
+        return None
+
+    def to_dot(self) -> str:
+        """Graphviz text of the graph (edges labelled with the function that took the second lock)."""
+        lines = ["digraph lockdep {"]
+        lines += [f'  "{a}" -> "{b}" [label="{d.next_site.function}"];' for (a, b), d in self.edges.items()]
+        return "\n".join(lines + ["}"])
+
+
+@define(eq=False)
+class LockdepReport:
+    """One lockdep splat.  `kind`: CIRCULAR, RECURSIVE, UNLOCK_IMBALANCE or HELD_AT_EXIT; `task`: "comm/pid";
+    `chains`: for CIRCULAR (the existing chain new -> ... -> held, [the new dependency held -> new]); for
+    RECURSIVE ([the held entry's site], [the new acquisition's site]) as one-site tuples; `text`: the splat."""
+
+    kind: str
+    task: str
+    classes: tuple[str, ...]
+    chains: tuple[tuple[Any, ...], ...]
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _task_name(task: Task) -> str:
+    return f"{task.comm}/{task.pid}"
+
+
+def _banner(title: str) -> list[str]:
+    rule = "=" * (len(title) + 9)
+    return ["", rule, f"WARNING: {title}", "-" * len(rule)]
+
+
+@define(eq=False)
+class Lockdep:
+    """The validator of one kernel (`k.lockdep`).  See the module docstring.
+
+    API for notebooks: `reports` (LockdepReport list), `graph` (LockGraph: `.classes`, `.edges`, `.path(a, b)`,
+    `.to_dot()`), `held_locks(task)`, `dmesg()` (every splat as text), `clear()` (forget the reports).
+    """
+
+    kernel: Kernel = field(repr=False)
+    graph: LockGraph = field(factory=LockGraph)
+    reports: list[LockdepReport] = field(factory=list)
+    held: dict[Any, list[HeldLock]] = field(factory=dict, repr=False)
+    _seen: set[Any] = field(factory=set, repr=False, alias="_seen")
+
+    def __attrs_post_init__(self) -> None:
+        self.kernel.syscall_work.append(self)
+
+    # -- the hooks (mutex.py lock_acquire/lock_release) ------------------------------------------------
+    def acquire(self, current: Task, lock: Any, mode: str) -> None:
+        """lock_acquire(): check the new acquisition against the held locks, record dependencies, push it.
+
+        Linux: kernel/locking/lockdep.c:__lock_acquire(), validate_chain(), check_deadlock(), check_prevs_add()
+        """
+        name = lock.name
+        site = LockSite.here()
+        cls = self.graph.classes.get(name)
+        if cls is None:
+            cls = self.graph.classes[name] = LockClass(name, site)
+        cls.acquisitions += 1
+        stack = self.held.setdefault(current, [])
+        new = HeldLock(lock, name, mode, site)
+        for h in stack:
+            if h.cls == name:
+                self._recursive(current, stack, h, new)
+                break
+        else:
+            for h in stack:
+                self._add_dependency(current, stack, h, new)
+        stack.append(new)
+
+    def release(self, current: Task, lock: Any) -> None:
+        """lock_release(): pop the entry (any position); a lock not held is an unlock imbalance.
+
+        Linux: kernel/locking/lockdep.c:__lock_release(), print_unlock_imbalance_bug()
+        """
+        stack = self.held.get(current)
+        if stack:
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i].lock is lock:
+                    del stack[i]
+                    return
+        self._unlock_imbalance(current, lock, LockSite.here())
+
+    def might_lock(self, current: Task, lock: Any, mode: str) -> None:
+        """might_lock()/might_lock_read(): the checks of taking `lock`, without taking it.
+
+        Linux: include/linux/lockdep.h:might_lock_read()
+        """
+        self.acquire(current, lock, mode)
+        self.release(current, lock)
+
+    # -- syscall work: lockdep_sys_exit() --------------------------------------------------------------
+    def syscall_enter(self, current: Task, name: str) -> None:
+        return None
+
+    def syscall_exit(self, current: Task, name: str, errno: int) -> None:
+        """lockdep_sys_exit(): no lock may stay held on the way back to user space.
+
+        Linux: kernel/locking/lockdep.c:lockdep_sys_exit()
+        """
+        stack = self.held.get(current)
+        if stack:
+            key = (HELD_AT_EXIT, current, tuple(h.cls for h in stack))
+            if key in self._seen:
+                return
+            self._seen.add(key)
+            who = _task_name(current)
+            lines = _banner("lock held when returning to user space!")
+            lines += [f"{who} is leaving the kernel with locks still held! (returning from {name}())"]
+            lines += self._held_lines(current, stack)
+            self._report(HELD_AT_EXIT, who, tuple(h.cls for h in stack), (tuple(h.site for h in stack),), lines)
+
+    # -- introspection -----------------------------------------------------------------------------------
+    def held_locks(self, task: Task) -> tuple[HeldLock, ...]:
+        """The locks `task` holds now, oldest first (lockdep_print_held_locks())."""
+        return tuple(self.held.get(task, ()))
+
+    def dmesg(self) -> str:
+        """Every report, in order, as the kernel log would show them."""
+        return "\n".join(r.text for r in self.reports)
+
+    def clear(self) -> None:
+        """Forget the reports (the graph and the held locks stay)."""
+        self.reports.clear()
+        self._seen.clear()
+
+    def __iter__(self) -> Iterator[LockdepReport]:
+        return iter(self.reports)
+
+    # -- the checks ----------------------------------------------------------------------------------------
+    def _add_dependency(self, current: Task, stack: list[HeldLock], prev: HeldLock, nxt: HeldLock) -> None:
+        """check_prev_add(): a new prev -> next must not close a cycle (check_noncircular())."""
+        if (prev.cls, nxt.cls) in self.graph.edges:
+            return
+        back = self.graph.path(nxt.cls, prev.cls)
+        dep = Dependency(prev.cls, nxt.cls, prev.site, nxt.site)
+        if back is not None:
+            self._circular(current, stack, prev, nxt, back, dep)
+        self.graph.add(dep)
+
+    def _held_lines(self, current: Task, stack: list[HeldLock]) -> list[str]:
+        who = _task_name(current)
+        n = len(stack)
+        if not n:
+            return ["", f"no locks held by {who}."]
+        lines = ["", f"{n} lock{'s' if n > 1 else ''} held by {who}:"]
+        lines += [f" #{i}: {h.describe()}" for i, h in enumerate(stack)]
+        return lines
+
+    def _circular(self, current: Task, stack: list[HeldLock], prev: HeldLock, nxt: HeldLock,
+                  back: list[Dependency], dep: Dependency) -> None:
+        """print_circular_bug(): the existing chain next -> ... -> prev, then the new prev -> next."""
+        cycle = tuple(sorted({prev.cls, nxt.cls, *(d.next for d in back)}))
+        key = (CIRCULAR, cycle)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        who = _task_name(current)
+        lines = _banner("possible circular locking dependency detected")
+        lines += [f"{who} is trying to acquire lock:", f" {nxt.describe()}", "",
+                  "but task is already holding lock:", f" {prev.describe()}", "",
+                  "which lock already depends on the new lock.", "", "",
+                  "the existing dependency chain (in reverse order) is:"]
+        n = len(back)
+        for i, d in enumerate(reversed(back)):
+            lines += ["", f"-> #{n - i} ({d.next}):",
+                      f"       taken while holding {d.prev} (taken at {d.prev_site}):", d.next_site.backtrace()]
+        lines += ["", f"-> #0 ({nxt.cls}):", nxt.site.backtrace(), "", "other info that might help us debug this:", ""]
+        if n == 1:
+            a, b = prev.cls, nxt.cls
+            lines += [" Possible unsafe locking scenario:", "",
+                      "       CPU0                    CPU1", "       ----                    ----",
+                      f"  lock({a});", f"                               lock({b});",
+                      f"                               lock({a});", f"  lock({b});", "", " *** DEADLOCK ***"]
+        else:
+            chain = " -> ".join([nxt.cls, *(d.next for d in back)])
+            lines += [f"Chain exists of:\n  {chain} -> {nxt.cls}"]
+        lines += self._held_lines(current, stack)
+        lines += ["", "stack backtrace:", nxt.site.backtrace(" ")]
+        self._report(CIRCULAR, who, cycle, (tuple(back), (dep,)), lines)
+
+    def _recursive(self, current: Task, stack: list[HeldLock], held: HeldLock, new: HeldLock) -> None:
+        """print_deadlock_bug(): the class is already held by this task (no recursive readers modelled)."""
+        key = (RECURSIVE, held.cls, held.site.function, new.site.function)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        who = _task_name(current)
+        lines = _banner("possible recursive locking detected")
+        lines += [f"{who} is trying to acquire lock:", f" {new.describe()}", "",
+                  "but task is already holding lock:", f" {held.describe()}", "",
+                  "other info that might help us debug this:", " Possible unsafe locking scenario:", "",
+                  "       CPU0", "       ----", f"  lock({held.cls});", f"  lock({new.cls});", "",
+                  " *** DEADLOCK ***", "", " May be due to missing lock nesting notation"]
+        if held.mode == new.mode == "read":
+            lines += ["", " (read after read: rw_semaphore readers do not nest -- a writer queued between the",
+                      "  two down_read()s blocks the second, and the first is never released)"]
+        lines += self._held_lines(current, stack)
+        lines += ["", "the held lock was taken at:", held.site.backtrace(),
+                  "", "stack backtrace:", new.site.backtrace(" ")]
+        self._report(RECURSIVE, who, (held.cls,), ((held.site,), (new.site,)), lines)
+
+    def _unlock_imbalance(self, current: Task, lock: Any, site: LockSite) -> None:
+        key = (UNLOCK_IMBALANCE, lock.name, site.function)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        who = _task_name(current)
+        lines = _banner("bad unlock balance detected!")
+        lines += [f"{who} is trying to release lock ({lock.name}) at:", site.backtrace(),
+                  "but there are no more locks to release!", "", "other info that might help us debug this:"]
+        lines += self._held_lines(current, self.held.get(current, []))
+        self._report(UNLOCK_IMBALANCE, who, (lock.name,), ((site,),), lines)
+
+    def _report(self, kind: str, who: str, classes: tuple[str, ...], chains: tuple[tuple[Any, ...], ...],
+                lines: list[str]) -> None:
+        self.reports.append(LockdepReport(kind, who, classes, chains, "\n".join(lines) + "\n"))

@@ -1,8 +1,9 @@
 """execve(2): open the program, compute the new credentials, replace the address space.
 
 The flow follows fs/exec.c: do_execveat_common() opens the file for execution (do_open_execat: MAY_EXEC,
-regular file, not on a noexec mount) and builds a linux_binprm; bprm_execve() takes cred_guard_mutex,
-prepares the credentials and notes unsafe states (ptraced, shared fs_struct, no_new_privs); the binary
+regular file, not on a noexec mount) and builds a linux_binprm; bprm_execve() takes cred_guard_mutex
+(held until setup_new_exec(); exec_mmap() adds exec_update_lock for write since v5.7), prepares the
+credentials and notes unsafe states (ptraced, shared fs_struct, no_new_privs); the binary
 handler (binfmt_elf.load_elf_binary) checks the image and calls begin_new_exec(), the point of no return:
 set-uid/set-gid bits and capabilities (bprm_fill_uid + commoncap's cap_bprm_creds_from_file), the new mm,
 close-on-exec descriptors, the dumpable flag, comm, and commit_creds().
@@ -65,6 +66,9 @@ class LinuxBinprm:
     interp_flags: int = 0
     point_of_no_return: bool = False
     entry: int = 0
+    # the exec locks this exec holds (released by setup_new_exec(), or on the way out after an error)
+    cred_guard_held: bool = False
+    exec_update_held: bool = False
 
 
 # -- opening ---------------------------------------------------------------------------------------------------
@@ -245,13 +249,45 @@ def _de_thread(current: Task) -> None:
         release_task(leader)
 
 
-def _exec_mmap(current: Task, mm: MmStruct) -> None:
-    """Install the new mm; drop the old one. Linux: fs/exec.c:exec_mmap()"""
+def _exec_mmap(current: Task, bprm: LinuxBinprm, mm: MmStruct) -> None:
+    """Install the new mm; drop the old one.
+
+    Since v5.7 (profile `exec_update_lock`) first takes signal->exec_update_lock for write, killably, and
+    keeps it until setup_new_exec(): mm_access() and the 2026 /proc link checks take it for read, so they
+    see either the old mm with the old credentials or the new mm with the new ones.  The old mm's mmap lock
+    is held for read around the switch (the core-dump check); its release is a preemption point where the
+    new mm is installed and the credentials are still the old ones.
+
+    Raises:
+        KernelError(EINTR): a fatal signal while waiting for exec_update_lock.
+
+    Linux: fs/exec.c:exec_mmap()
+    """
     from simkernel.mm.mmap import mmput
+    if current.kernel.version.exec_update_lock:
+        current.signal.exec_update_lock.down_write_killable(current)
+        bprm.exec_update_held = True
     old = current.mm
+    if old is not None:
+        old.mmap_lock.down_read(current)
     current.mm = current.active_mm = mm
     if old is not None:
+        old.mmap_lock.up_read(current)
         mmput(old)
+
+
+def _exec_unlock(current: Task, bprm: LinuxBinprm) -> None:
+    """Drop the exec locks still held: exec_update_lock, then cred_guard_mutex.
+
+    Linux: fs/exec.c:setup_new_exec() (success), begin_new_exec() out_unlock and free_bprm() (errors)
+    """
+    sig = current.signal
+    if bprm.exec_update_held:
+        bprm.exec_update_held = False
+        sig.exec_update_lock.up_write(current)
+    if bprm.cred_guard_held:
+        bprm.cred_guard_held = False
+        sig.cred_guard_mutex.unlock(current)
 
 
 def begin_new_exec(current: Task, bprm: LinuxBinprm) -> None:
@@ -279,7 +315,7 @@ def begin_new_exec(current: Task, bprm: LinuxBinprm) -> None:
     assert bprm.mm is not None
     bprm.mm.exe_file = get_file(bprm.file)
     would_dump(current, bprm, bprm.file)
-    _exec_mmap(current, bprm.mm)
+    _exec_mmap(current, bprm, bprm.mm)
     bprm.mm = None
     current.flags &= ~0x00000040            # PF_FORKNOEXEC
     if files is not None:
@@ -302,10 +338,17 @@ def begin_new_exec(current: Task, bprm: LinuxBinprm) -> None:
 
 
 def setup_new_exec(current: Task, bprm: LinuxBinprm) -> None:
-    """Pick the mmap layout of the new mm. Linux: fs/exec.c:setup_new_exec()"""
+    """Pick the mmap layout of the new mm, then drop exec_update_lock and cred_guard_mutex: the program's
+    segments are mapped after this, with the new credentials already committed.
+
+    Before v5.7 install_exec_creds(), called right after setup_new_exec(), dropped cred_guard_mutex.
+
+    Linux: fs/exec.c:setup_new_exec(); install_exec_creds() before v5.9
+    """
     from simkernel.mm.unmapped_area import arch_pick_mmap_layout
     assert current.mm is not None
     arch_pick_mmap_layout(current.mm)
+    _exec_unlock(current, bprm)
 
 
 # -- the system call -------------------------------------------------------------------------------------------
@@ -315,8 +358,8 @@ def _bprm_execve(current: Task, bprm: LinuxBinprm) -> None:
     from simkernel.fs.binfmt_elf import ELFMAG, load_elf_binary
     from simkernel.fs.read_write import vfs_read
     from simkernel.kernel.exit import do_group_exit
-    mutex = current.signal.cred_guard_mutex
-    mutex.lock_killable(current)
+    current.signal.cred_guard_mutex.lock_killable(current)   # prepare_bprm_creds()
+    bprm.cred_guard_held = True
     try:
         bprm.cred = prepare_exec_creds(current)
         check_unsafe_exec(current, bprm)
@@ -331,7 +374,7 @@ def _bprm_execve(current: Task, bprm: LinuxBinprm) -> None:
                 return
             raise
     finally:
-        mutex.unlock(current)
+        _exec_unlock(current, bprm)
 
 
 def do_execveat_common(current: Task, dfd: int, filename: str, argv: Sequence[str], envp: Sequence[str],

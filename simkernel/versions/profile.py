@@ -134,6 +134,12 @@ class VersionProfile:
     # ("mm,procfs: allow read-only remote mm access under CAP_PERFMON", Andrii Nakryiko, 2025; v6.15
     # [M patch v2][U release]) [R].  Read in fork.py:may_access_mm().
     mm_access_perfmon: bool = True
+    # exec holds signal->exec_update_lock for write from exec_mmap() until setup_new_exec() (after
+    # commit_creds), and mm_access() takes it for read, since eea9673250db (v5.7, exec_update_mutex; an
+    # rwsem since f7cfd871ae0c, v5.11) [M][S: fs/exec.c]; before, mm_access() took cred_guard_mutex, which
+    # exec held from prepare_bprm_creds() to install_exec_creds() [S].  No profile between 5.6 and 5.9:
+    # the 5.9 profile is the first to set it.  Read in fs/exec.py:exec_mmap() and kernel/fork.py:mm_access().
+    exec_update_lock: bool = True
 
     def __str__(self) -> str:
         return self.name

@@ -39,4 +39,5 @@ PROFILE = VersionProfile(
     proc_link_exec_update_lock=False, proc_fd_permission_rule=FD_PERM_PID, task_dump_owner_user_ns=False,
     ptrace_same_thread_group=False, ptrace_dumpable_user_only=False, ptrace_dumpable_mm_user_ns=False,
     ptrace_fscreds=False, ptrace_has_cap_subjective=False, mm_access_esrch=False, mm_access_perfmon=False,
+    exec_update_lock=False,
 )

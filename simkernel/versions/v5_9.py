@@ -15,4 +15,6 @@ __all__ = ["PROFILE"]
 PROFILE = derive(PREVIOUS, "5.9", (5, 9),
                  "follow with CAP_CHECKPOINT_RESTORE too (12886f8ab10c)",
                  __doc__,
-                 checkpoint_restore_cap=True)
+                 checkpoint_restore_cap=True,
+                 # exec_update_mutex came in v5.7 (eea9673250db); 5.9 is the first profile after it
+                 exec_update_lock=True)

@@ -470,6 +470,28 @@ def test_v6_15_may_access_mm_perfmon() -> None:
     assert both("6.13", "6.15", run) == ("EACCES", "0o120400")
 
 
+def test_commit_eea9673250db_exec_holds_exec_update_lock() -> None:
+    """exec holds exec_update_lock for write from exec_mmap() to setup_new_exec() since v5.7 (5.9 profile);
+    before, cred_guard_mutex alone.  Seen at each preemption point of an execve (kernel/sched)."""
+    from simkernel.kernel.sched import Scheduler
+
+    def run(version: str) -> tuple[bool, bool]:
+        k = simkernel.Kernel(version=version)
+        fd = k.init.sys.open("/usr/bin/static", O_CREAT | O_WRONLY, 0o755)
+        k.init.sys.write(fd, b"\x7fELF\ntype exec\nload 0x400000 0x1000 0x1000 0 rx\n")
+        k.init.sys.close(fd)
+        t = k.spawn("app", uid=1000, gid=1000)
+        held: list[tuple[bool, bool]] = []
+
+        def choose(step: int, runnable: Any, prev: Any) -> Any:
+            held.append((t.signal.exec_update_lock.writer is not None, t.signal.cred_guard_mutex.owner is not None))
+            return runnable[0]
+        Scheduler(k, {"B": lambda s: t.sys.execve("/usr/bin/static")}, None).run(choose)
+        assert t.comm == "static"
+        return any(h[0] for h in held), any(h[1] for h in held)
+    assert (run("5.6"), run("5.9")) == ((False, True), (True, True))
+
+
 # -- the 2026 back-ports (6.18 -> 6.18.44) -------------------------------------------------------------------
 
 def test_commit_6650527444da_lookup_parses_the_name_first() -> None:
@@ -530,6 +552,7 @@ SWITCH_TESTS = {
     "ptrace_has_cap_subjective": ["test_commit_6b3ad6649a4c_ptrace_has_cap_uses_subjective_creds"],
     "mm_access_esrch": ["test_v6_13_mm_access_returns_esrch"],
     "mm_access_perfmon": ["test_v6_15_may_access_mm_perfmon"],
+    "exec_update_lock": ["test_commit_eea9673250db_exec_holds_exec_update_lock"],
 }
 
 

@@ -199,8 +199,15 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
         KernelBug: v3.3-3.13, the VMA vanished after the walk revalidated the entry: rc still held the
             name parser's 0, so the function returned success without a path (a GPF in the caller).
 
+    A preemption point first (`kernel.sched`): between the access check of the walk or of readlink and
+    this get_task_mm() the task may exec.  Before the 2026 back-ports nothing keeps it from installing a
+    privileged mm there; since them the caller holds exec_update_lock.
+
     Linux: fs/proc/base.c:map_files_get_link() (proc_map_files_get_link() before v4.5)
     """
+    sched = current.kernel.sched
+    if sched is not None:
+        sched.point(current, "map_files_get_link()")
     mm = get_task_mm(task)
     if mm is None:
         raise KernelError(E.ENOENT, "map_files: the task has no mm")

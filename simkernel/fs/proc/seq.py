@@ -14,7 +14,9 @@ behaves like seq_read_iter():
   page of whole lines;
 * a read at another position than where the last one ended (lseek, pread) re-renders from the start up to
   that offset (traverse());
-* an error from the cursor is returned only if nothing was copied in that call.
+* an error from the cursor is returned only if nothing was copied in that call;
+* a generator cursor is closed at the end of each read (m_stop(): maps drops the mmap lock there), before the
+  copy to user memory, which is a might_fault() (mm/memory.py).
 
 Linux: fs/seq_file.c:seq_read_iter(), traverse(), seq_lseek()
 """
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from attrs import define, field
 
 from simkernel.errors import KernelError
+from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
@@ -93,18 +96,22 @@ def traverse(current: Task, m: SeqFile, offset: int) -> None:
     if not offset:
         return
     pos = 0
-    for data, nxt in _records(current, m, 0):
-        while len(data) > m.size:   # Eoverflow: a bigger buffer, then -EAGAIN and again
-            m.size <<= 1
-        m.index = nxt
-        if pos + len(data) > offset:
-            m.buf = data
-            m.from_ = offset - pos
-            m.count = len(data) - m.from_
-            return
-        pos += len(data)
-        if pos == offset:
-            return
+    records = _records(current, m, 0)
+    try:
+        for data, nxt in records:
+            while len(data) > m.size:   # Eoverflow: a bigger buffer, then -EAGAIN and again
+                m.size <<= 1
+            m.index = nxt
+            if pos + len(data) > offset:
+                m.buf = data
+                m.from_ = offset - pos
+                m.count = len(data) - m.from_
+                return
+            pos += len(data)
+            if pos == offset:
+                return
+    finally:
+        records.close()   # m_stop()
 
 
 def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
@@ -133,11 +140,12 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
         m.from_ += n
         if m.count:
             m.read_pos += len(out)
+            might_fault(current)   # copy_to_iter()
             return bytes(out)
     m.from_ = 0
     err: KernelError | None = None
+    records = _records(current, m, m.index)
     try:
-        records = _records(current, m, m.index)
         for data, nxt in records:   # get a non-empty record in the buffer
             if not data:
                 m.index = nxt
@@ -164,9 +172,13 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
     except KernelError as exc:
         m.count = 0
         err = exc
+    finally:
+        records.close()   # m_stop(): the cursor's locks are dropped before the copy to user memory
     if not out and err is not None:
         raise err
     m.read_pos += len(out)
+    if out:
+        might_fault(current)   # copy_to_iter()
     return bytes(out)
 
 

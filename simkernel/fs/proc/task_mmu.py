@@ -112,20 +112,30 @@ def maps_cursor(current: Task, m: Any, index: int) -> Iterator[tuple[bytes, int]
     iterator's next VMA.  seq_read() runs one per read(2), so the d_path() names are remembered for one read
     (see show_map_vma).
 
+    m_start() takes the mmap lock for read, killably, and m_stop() drops it: the generator holds it from its
+    first step until it is closed, which seq_read() does before copying to user memory (seq.py).
+
     Simplification: the x86-64 gate area ([vsyscall]), which the kernel shows after the last VMA, is not
-    modelled.
+    modelled.  Since v6.17 (CONFIG_PER_VMA_LOCK) m_start() walks under RCU with per-VMA locks and takes the
+    mmap lock only on contention; the model takes the mmap lock, the path of every release before.
 
     Raises:
         KernelError(ESRCH): the task was reaped (m_start()).
+        KernelError(EINTR): a fatal signal is pending while taking the mmap lock (mmap_read_lock_killable()).
 
-    Linux: fs/proc/task_mmu.c:m_start(), m_next(), proc_get_vma(), show_map()
+    Linux: fs/proc/task_mmu.c:m_start(), m_next(), m_stop(), proc_get_vma(), show_map()
     """
     if get_proc_task(m.file.f_inode) is None:
         raise KernelError(E.ESRCH, "maps: the process is gone")
     mm = m.private
     if mm is None or mm.mm_users == 0:    # !mmget_not_zero(): the task has exited
         return
-    root = current.fs.root
-    names: dict[Any, tuple[str, str]] = {}
-    for vma in mm.mm_rb.iter_from(index):
-        yield show_map_vma(vma, root, names).encode("utf-8", "surrogateescape"), vma.vm_end
+    lock = mm.mmap_lock
+    lock.down_read_killable(current)      # mmap_read_lock_killable()
+    try:
+        root = current.fs.root
+        names: dict[Any, tuple[str, str]] = {}
+        for vma in mm.mm_rb.iter_from(index):
+            yield show_map_vma(vma, root, names).encode("utf-8", "surrogateescape"), vma.vm_end
+    finally:
+        lock.up_read(current)             # m_stop(): mmap_read_unlock()

@@ -1,0 +1,74 @@
+"""simkernel.races: each packaged race's verdict per release profile, and its witness replayed."""
+
+from __future__ import annotations
+
+import pytest
+
+from simkernel.kernel.sched import NEVER, SOMETIMES
+from simkernel.races import RACES, SUIDPROG
+
+VERSIONS = ("6.18.44", "6.18", "4.4", "3.4")
+
+# The verdict table this project expects (also computed by Race.expected() from the profile switches).
+TABLE = {
+    "readdir-vs-munmap":     (SOMETIMES, SOMETIMES, SOMETIMES, SOMETIMES),
+    "readdir-vs-mmap":       (SOMETIMES, SOMETIMES, SOMETIMES, SOMETIMES),
+    "readlink-vs-suid-exec": (NEVER, SOMETIMES, SOMETIMES, SOMETIMES),
+    "lookup-vs-exit":        (SOMETIMES, NEVER, NEVER, NEVER),
+    "revalidate-vs-remap":   (NEVER, NEVER, NEVER, SOMETIMES),
+}
+
+
+def test_table_covers_every_race() -> None:
+    """Every registered race has a row, and each row agrees with the race's own expectation."""
+    assert set(TABLE) == set(RACES)
+    for name, row in TABLE.items():
+        assert row == tuple(RACES[name].expected(v) for v in VERSIONS), name
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_race_verdict_and_witness(name: str, version: str) -> None:
+    """The explored verdict is the expected one; the witness (or counterexample) replays to its outcome."""
+    race = RACES[name]
+    r = race.explore(version)
+    assert r.complete
+    assert r.verdict == TABLE[name][VERSIONS.index(version)], str(r)
+    schedule = r.witness if r.verdict != NEVER else r.counterexample
+    assert schedule is not None
+    outcome = race.replay(version, schedule)
+    assert outcome in r.outcomes and race.condition(outcome) == (r.verdict != NEVER)
+    assert r.examples[outcome] == schedule
+
+
+def test_suid_exec_outcomes_per_release() -> None:
+    """6.18 can read the decoy, the set-uid program or be refused; 6.18.44 only the decoy or EACCES."""
+    race = RACES["readlink-vs-suid-exec"]
+    old = {o["A"] for o in race.explore("6.18").outcomes}
+    new = {o["A"] for o in race.explore("6.18.44").outcomes}
+    assert {"/srv/decoy", SUIDPROG, "!EACCES"} <= old
+    assert new == {"/srv/decoy", "!EACCES"}
+
+
+def test_suid_exec_witness_is_exec_inside_readlink() -> None:
+    """The 6.18 witness: A stops at map_files_get_link() (checked), B execs to its end, A reads."""
+    race = RACES["readlink-vs-suid-exec"]
+    w = race.explore("6.18").witness
+    runs = w.runs()
+    assert [t for t, _ in runs] == ["A", "B", "A"]
+    assert runs[0][1][-1] == "map_files_get_link()" and runs[1][1][-1] == "end"
+
+
+def test_lookup_vs_exit_outcomes() -> None:
+    """6.18.44: the entry, ESRCH (zombie), ENOENT (reaped); 6.18: the entry or ENOENT."""
+    race = RACES["lookup-vs-exit"]
+    assert {o["A"] for o in race.explore("6.18.44").outcomes} == {"0o120400", "!ESRCH", "!ENOENT"}
+    assert {o["A"] for o in race.explore("6.18").outcomes} == {"0o120400", "!ENOENT"}
+
+
+def test_module_docstring_example() -> None:
+    """The module docstring's example runs as written."""
+    import doctest
+
+    import simkernel.races as mod
+    assert doctest.testmod(mod).failed == 0

@@ -148,8 +148,8 @@ class Scheduler:
             th.waiting = None
 
     def syscall_enter(self, current: Task, name: str) -> None:
-        """syscall_work entry: every system call starts at a preemption point."""
-        self.point(current, f"{name}()")
+        """syscall_work entry: every system call starts at a preemption point, labelled "sys_<name>"."""
+        self.point(current, f"sys_{name}")
 
     def syscall_exit(self, current: Task, name: str, errno: int) -> None:
         """syscall_work exit: nothing to do."""

@@ -48,11 +48,24 @@ class Schedule(tuple):   # tuple[Step, ...]
                 out.append((s.task, [s.until]))
         return out
 
+    def simplicity(self) -> tuple[int, int, tuple[int, ...]]:
+        """How simple a schedule is to read (smaller is simpler): its context switches, those made inside a
+        system call (not at a "sys_*" entry), and the step numbers of the switches (earlier first)."""
+        switches = [i for i in range(1, len(self)) if self[i].task != self[i - 1].task]
+        inside = sum(1 for i in switches if not self[i - 1].until.startswith("sys_"))
+        return len(switches), inside, tuple(switches)
+
     def __str__(self) -> str:
         lines = []
         for i, (task, points) in enumerate(self.runs(), 1):
-            shown = points if len(points) <= 4 else [*points[:2], f"... {len(points) - 3} more ...", points[-1]]
-            lines.append(f"{i:3}. {task}: " + " -> ".join(shown))
+            line = f"{i:3}. {task}: {points[0]}"
+            for p in points[1:]:
+                if len(line) + len(p) + 4 > 110:
+                    lines.append(line + " ->")
+                    line = " " * (7 + len(task)) + p
+                else:
+                    line += f" -> {p}"
+            lines.append(line)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -101,9 +114,10 @@ class Exploration:
         schedules: how many schedules ran.  complete: False when `max_schedules` stopped the search.
         bound: the preemption bound.
         outcomes: {Outcome: number of schedules that ended in it}, in order of first appearance.
-        examples: {Outcome: the first schedule that ended in it}.
-        witness: a schedule satisfying the condition (None for Never).
-        counterexample: a schedule violating it (None for Always).
+        examples: {Outcome: the simplest schedule that ended in it (Schedule.simplicity)}.
+        witness: the simplest schedule satisfying the condition (None for Never): fewest context switches,
+            preferring switches at system call entries, then the earliest.
+        counterexample: the simplest schedule violating it (None for Always).
     """
 
     verdict: str
@@ -255,15 +269,20 @@ def explore(setup: Callable[[], Any], programs: Mapping[str, Any] | Sequence[Any
         if outcome not in res.outcomes:
             res.outcomes[outcome] = 0
             res.examples[outcome] = schedule
-            res.holds[outcome] = ok = bool(condition(outcome))
-            if ok and res.witness is None:
-                res.witness = schedule
-            if not ok and res.counterexample is None:
-                res.counterexample = schedule
+            res.holds[outcome] = bool(condition(outcome))
+        elif schedule.simplicity() < res.examples[outcome].simplicity():
+            res.examples[outcome] = schedule
         res.outcomes[outcome] += 1
         if res.schedules >= max_schedules:
             res.complete = False
             break
+    for want in (True, False):
+        found = [res.examples[o] for o, ok in res.holds.items() if ok is want]
+        best = min(found, key=Schedule.simplicity) if found else None
+        if want:
+            res.witness = best
+        else:
+            res.counterexample = best
     yes = any(res.holds.values())
     no = not all(res.holds.values())
     res.verdict = SOMETIMES if yes and no else ALWAYS if yes else NEVER

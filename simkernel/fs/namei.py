@@ -31,6 +31,7 @@ from simkernel.fs.dcache import DCACHE_MOUNTED, Dentry, d_alloc, d_invalidate, d
 from simkernel.fs.inode import MAY_EXEC, S_DEAD, inode_permission
 from simkernel.fs.mount import MNT_NOSYMFOLLOW, lookup_mnt
 from simkernel.fs.path import Path
+from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 from simkernel.uapi import fcntl as F
 from simkernel.uapi import stat as S
@@ -306,6 +307,8 @@ def lookup_slow(current: Task, name: str, parent: Dentry, flags: int) -> Dentry:
     lookup = dir_inode.i_op.lookup
     if lookup is None:
         raise KernelError(E.ENOTDIR, "a path component is not a directory (no ->lookup)")
+    if current.fail_nth and should_fail(current, "dentry", "d_alloc_parallel"):
+        raise KernelError(E.ENOMEM, "d_alloc_parallel(): no memory for the dentry (fail-nth)")
     new = d_alloc(parent, name)
     result = lookup(current, dir_inode, new, flags)
     return result if result is not None else new
@@ -505,6 +508,8 @@ def filename_lookup(current: Task, dfd: int, name: Any, flags: int) -> Path:
 
     Linux: fs/namei.c:filename_lookup(), path_lookupat()
     """
+    if current.fail_nth and should_fail(current, "alloc", "getname"):   # __getname() before the copy
+        raise KernelError(E.ENOMEM, "getname(): no memory for the path name (fail-nth)")
     name = getname(name, flags)
     nd = path_init(current, dfd, name, flags & ~LOOKUP_EMPTY)
     return path_lookupat(nd, name)
@@ -512,6 +517,8 @@ def filename_lookup(current: Task, dfd: int, name: Any, flags: int) -> Path:
 
 def filename_parentat_nd(current: Task, dfd: int, name: Any, flags: int = 0) -> NameiData:
     """path_parentat(): the walk state after link_path_walk (parent in nd.path, last in nd.last...)."""
+    if current.fail_nth and should_fail(current, "alloc", "getname"):
+        raise KernelError(E.ENOMEM, "getname(): no memory for the path name (fail-nth)")
     name = getname(name, flags)
     nd = path_init(current, dfd, name, flags)
     link_path_walk(nd, name)

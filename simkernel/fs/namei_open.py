@@ -25,6 +25,7 @@ from simkernel.fs.namei import (IS_DEADDIR, LAST_NORM, LOOKUP_DIRECTORY, LOOKUP_
 from simkernel.fs.open import (EMPTY_FOPS, OpenFlags, __O_TMPFILE, _mnt_is_readonly, build_open_flags, do_truncate,
                                mnt_want_write, vfs_open)
 from simkernel.fs.path import Path
+from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 from simkernel.uapi import fcntl as F
 from simkernel.uapi import stat as S
@@ -251,7 +252,11 @@ def do_filp_open(current: Task, dfd: int, name: Any, flags: int, mode: int) -> F
     Linux: fs/namei.c:path_openat(), do_o_path(), do_tmpfile(); fs/open.c:vfs_open()
     """
     op = build_open_flags(flags, mode)
+    if current.fail_nth and should_fail(current, "alloc", "getname"):
+        raise KernelError(E.ENOMEM, "getname(): no memory for the path name (fail-nth)")
     name = getname(name)
+    if current.fail_nth and should_fail(current, "alloc", "alloc_empty_file"):   # path_openat(), before the walk
+        raise KernelError(E.ENOMEM, "alloc_empty_file(): no memory for the struct file (fail-nth)")
     nd = path_init(current, dfd, name, op.lookup_flags)
     if op.open_flag & __O_TMPFILE:
         return _do_tmpfile(current, nd, name, op)

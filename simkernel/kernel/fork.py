@@ -13,6 +13,7 @@ from simkernel.kernel.locking.spinlock import task_lock, task_unlock
 from simkernel.kernel.nsproxy import Nsproxy
 from simkernel.kernel.ptrace import PTRACE_MODE_READ, ptrace_may_access
 from simkernel.kernel.task import PF_KTHREAD, FsStruct, Pid, PidNamespace, SignalStruct, Task
+from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 from simkernel.uapi import sched as C
 
@@ -268,6 +269,10 @@ def get_task_mm(task: Task, current: Task | None = None) -> MmStruct | None:
     mm = task.mm
     if mm is None or task.flags & PF_KTHREAD:
         task_unlock(current, task)
+        return None
+    cur = current if current is not None else task.kernel.fault_current
+    if cur is not None and cur.fail_nth and should_fail(cur, "mm", "get_task_mm"):
+        task_unlock(current, task)   # fail-nth "mm": as if the task were exiting (exit_mm() cleared task->mm)
         return None
     mmget(mm)
     task_unlock(current, task)

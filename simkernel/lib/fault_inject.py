@@ -63,7 +63,8 @@ class FaultRecord:
     tid: int
 
     def __str__(self) -> str:
-        via = " <- ".join(self.stack[:4])
+        stack = self.stack[1:] if self.stack and self.stack[0] == self.site else self.stack
+        via = " <- ".join(stack[:4])
         return f"{self.kind}@{self.site}" + (f" (<- {via})" if via else "") + (f" in {self.syscall}" if self.syscall else "")
 
 

@@ -24,6 +24,7 @@ from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCES
 from simkernel.fs.proc.seq import Cursor, SeqFile, seq_lseek, seq_read
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
@@ -138,6 +139,8 @@ def proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
     Linux: fs/proc/base.c:proc_pid_readlink(), do_proc_readlink()
     """
     path = call_proc_get_link(current, dentry, dentry.d_inode)
+    if current.fail_nth and should_fail(current, "alloc", "do_proc_readlink"):   # kmalloc(PAGE_SIZE) for d_path
+        raise KernelError(E.ENOMEM, "do_proc_readlink(): no memory for the d_path buffer (fail-nth)")
     text = d_path(path, current.fs.root)
     might_fault(current)
     return text.encode("utf-8", "surrogateescape")[:buflen]
@@ -237,6 +240,10 @@ def _seq_open(check: Callable[..., Any] | None, cursor: Callable[[Callable[..., 
     """->open of a procfs text file: the task must exist (ESRCH); `check` may refuse or pin something
     (mm_access for maps, the user namespace for uid_map) that the records are rendered from."""
     def open_(current: Task, inode: Inode, file: File) -> None:
+        # seq_open()'s struct seq_file (single_open()'s seq_operations, __seq_open_private()'s private
+        # data): allocated first, ENOMEM (fs/seq_file.c)
+        if current.fail_nth and should_fail(current, "alloc", "seq_open"):
+            raise KernelError(E.ENOMEM, "seq_open(): no memory for the seq_file (fail-nth)")
         task = get_proc_task(inode)
         if task is None:
             raise KernelError(E.ESRCH, "open of a /proc/<pid> file: the process is gone")

@@ -17,6 +17,7 @@ from simkernel.fs.read_write import generic_file_llseek_size
 from simkernel.fs.readdir import dir_emit
 from simkernel.kernel.task import PF_KTHREAD
 from simkernel.kernel.user_namespace import INVALID_UID, make_kgid, make_kuid
+from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 
@@ -134,8 +135,17 @@ def task_dump_owner(task: Task, mode: int) -> tuple[int, int]:
 def proc_pid_make_inode(sb: SuperBlock, task: Task, mode: int) -> Inode:
     """proc_pid_make_inode(): a new inode (get_next_ino(), times = now) holding the task's pid.
 
+    Raises:
+        KernelError(ENOENT): new_inode() failed (fail-nth "alloc").  The kernel returns NULL and every
+            caller (proc_pident_instantiate, proc_pid_instantiate, proc_task_instantiate, proc_fd_instantiate,
+            proc_map_files_instantiate) answers ERR_PTR(-ENOENT); the model raises it here for all of them.
+            Nothing was allocated or hashed yet.
+
     Linux: fs/proc/base.c:proc_pid_make_inode()
     """
+    cur = sb.kernel.fault_current
+    if cur is not None and should_fail(cur, "alloc", "new_inode"):
+        raise KernelError(E.ENOENT, "proc_pid_make_inode(): new_inode() failed (fail-nth); the caller answers ENOENT")
     inode = new_inode(sb)
     inode.i_mode = mode
     inode.i_blkbits = PROC_BLOCK_BITS
@@ -173,13 +183,16 @@ def proc_fill_cache(current: Task, file: Any, ctx: Any, name: str,
                     instantiate: Callable[[Dentry], Dentry | None]) -> bool:
     """proc_fill_cache(): find or create the child dentry (no revalidation), then emit it.
 
-    If instantiation fails the name is still emitted, with d_ino 1 and DT_UNKNOWN.
+    If the dentry cannot be allocated (d_alloc_parallel() fails: fail-nth "dentry") or instantiation fails,
+    the name is still emitted, with d_ino 1 and DT_UNKNOWN (the kernel's `goto end_instantiate`).
 
     Linux: fs/proc/base.c:proc_fill_cache()
     """
     dir = file.f_path.dentry
     child = d_lookup(dir, name)
     if child is None:
+        if current.fail_nth and should_fail(current, "dentry", "d_alloc_parallel"):
+            return dir_emit(ctx, name, 1, S.DT_UNKNOWN)
         new = d_alloc(dir, name)
         try:
             res = instantiate(new)

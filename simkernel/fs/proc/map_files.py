@@ -43,6 +43,7 @@ from simkernel.fs.path import Path
 from simkernel.kernel.capability import capable, checkpoint_restore_ns_capable
 from simkernel.kernel.fork import get_task_mm, mm_access
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.mmap import mmput
 from simkernel.mm.vma import find_exact_vma
 from simkernel.uapi import errno as E
@@ -128,6 +129,34 @@ def _parse_strict(s: str, nlz: bool) -> tuple[int, int] | None:
 
 def _mmput(mm: MmStruct) -> None:
     mmput(mm)
+
+
+# struct map_files_info {start, end, mode} is 24 bytes: a genradix page holds 170 of them
+_GENRADIX_PER_PAGE = 4096 // 24
+
+
+def _readdir_alloc_fails(current: Task, mm: MmStruct, pos: int, nr: int, flex_array: bool) -> bool:
+    """The item array's allocations under the mmap lock, as fail-nth fault points (called only while armed).
+
+    v3.3-5.0: flex_array_alloc() of all file-backed VMAs beyond `pos`, once, when there is at least one (the
+    files are counted first; before v3.7 their references are taken only after it succeeded).  Since v5.1
+    (genradix): genradix_ptr_alloc() for each item allocates a page when the index enters a new one; the model
+    asks once per page of the `nr` items it collected.
+
+    Linux: fs/proc/base.c:proc_map_files_readdir()
+    """
+    if flex_array:
+        n = 2
+        for vma in mm:
+            if vma.vm_file is not None:
+                n += 1
+                if n > pos:
+                    return should_fail(current, "alloc", "flex_array_alloc")
+        return False
+    for _ in range(0, nr, _GENRADIX_PER_PAGE):
+        if should_fail(current, "alloc", "genradix_ptr_alloc"):
+            return True
+    return False
 
 
 def _get_mm(current: Task, task: Task) -> MmStruct | None:
@@ -373,11 +402,15 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
             try:
                 if v.map_files_readdir_limit is not None:
                     _flex_array_check(mm, ctx.pos, v.map_files_readdir_limit)
+                    if current.fail_nth and _readdir_alloc_fails(current, mm, ctx.pos, 0, True):
+                        raise KernelError(E.ENOMEM, "map_files readdir: flex_array_alloc() failed (fail-nth)")
                 stats = current.kernel.stats
                 stats["vma_visits"] = stats.get("vma_visits", 0) + mm.map_count
                 if v.map_files_readdir_fmode and v.map_files_readdir_limit is None:
                     items = [(vma.vm_start, vma.vm_end, vma.vm_file.f_mode)
                              for vma in islice(mm.mm_rb.iter_files_from(ctx.pos - 2), ctx.count // _MIN_RECLEN)]
+                    if current.fail_nth and _readdir_alloc_fails(current, mm, ctx.pos, len(items), False):
+                        raise KernelError(E.ENOMEM, "map_files readdir: genradix_ptr_alloc() failed (fail-nth)")
                 else:
                     pos = 2
                     for vma in mm:

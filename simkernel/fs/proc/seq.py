@@ -30,6 +30,7 @@ from attrs import define, field
 
 from simkernel.errors import KernelError
 from simkernel.mm.memory import might_fault
+from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class SeqFile:
     from_: int = 0
     index: int = 0
     read_pos: int = 0
+    buf_allocated: bool = False   # m->buf != NULL: the page is allocated by the first read
 
 
 def single_cursor(render: Callable[[Task], str]) -> Cursor:
@@ -125,6 +127,10 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
     m: SeqFile = file.private_data
     if count <= 0:
         return b""
+    if not m.buf_allocated:   # "grab buffer if we didn't have one" (traverse() does the same first)
+        if current is not None and current.fail_nth and should_fail(current, "alloc", "seq_buf_alloc"):
+            raise KernelError(E.ENOMEM, "seq_read(): no memory for the buffer page (fail-nth)")
+        m.buf_allocated = True
     if pos != m.read_pos:
         try:
             traverse(current, m, pos)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 from simkernel.errors import KernelError
+from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class Mutex:
         """mutex_lock_killable(): -EINTR if a fatal signal is pending. Linux: kernel/locking/mutex.c"""
         if fatal_signal_pending(current):
             raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name}")
+        if current is not None and current.fail_nth and should_fail(current, "lock", "mutex_lock_killable"):
+            raise KernelError(E.EINTR, f"fail-nth: as if a fatal signal arrived while taking {self.name}")
         self.lock(current)
 
     def unlock(self, current: Task | None = None) -> None:

@@ -11,6 +11,7 @@ from attrs import define, field
 
 from simkernel.errors import KernelError
 from simkernel.kernel.locking.mutex import LOCK_EXCLUSIVE, LOCK_SHARED, fatal_signal_pending, lock_acquire, lock_release
+from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class RwSemaphore:
         """down_read_killable(): -EINTR if a fatal signal is pending. Linux: kernel/locking/rwsem.c"""
         if fatal_signal_pending(current):
             raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for read")
+        if current is not None and current.fail_nth and should_fail(current, "lock", "down_read_killable"):
+            raise KernelError(E.EINTR, f"fail-nth: as if a fatal signal arrived while taking {self.name} for read")
         self.down_read(current)
 
     def up_read(self, current: Task | None = None) -> None:
@@ -59,6 +62,8 @@ class RwSemaphore:
         """down_write_killable(). Linux: kernel/locking/rwsem.c"""
         if fatal_signal_pending(current):
             raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for write")
+        if current is not None and current.fail_nth and should_fail(current, "lock", "down_write_killable"):
+            raise KernelError(E.EINTR, f"fail-nth: as if a fatal signal arrived while taking {self.name} for write")
         self.down_write(current)
 
     def up_write(self, current: Task | None = None) -> None:

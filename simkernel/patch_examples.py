@@ -13,6 +13,11 @@ every release before the 2026 back-port of 6650527444da.  Applied to 6.18.44 it 
 malformed name looked up without permission -- but not ENOENT for a zombie's names, which the 2026 lookup
 now gets from mm_access() (ESRCH): one patch reverts one behaviour, not the release.
 
+`one_pass_readdir` and `mm_access_under_mmap_lock` -- two locking mistakes for the lock validator
+(`Kernel(lockdep=True)`, simkernel/kernel/locking/lockdep.py): emitting entries while holding the mmap lock
+(what the merged readdir's two passes avoid), and taking exec_update_lock under the mmap lock (the reverse of
+the magic-link check's order).  Each gives the lockdep report its docstring describes.
+
     >>> import simkernel
     >>> from simkernel.patch_examples import lookup_permission_first
     >>> k = simkernel.Kernel()
@@ -30,7 +35,8 @@ from typing import Any, Callable
 from simkernel.errors import KernelError
 from simkernel.uapi import errno as E
 
-__all__ = ["readdir_by_address", "lookup_permission_first", "EXAMPLES"]
+__all__ = ["readdir_by_address", "lookup_permission_first", "one_pass_readdir", "mm_access_under_mmap_lock",
+           "EXAMPLES"]
 
 
 def readdir_by_address(orig: Callable[..., Any], current: Any, file: Any, ctx: Any) -> None:
@@ -83,8 +89,101 @@ def lookup_permission_first(orig: Callable[..., Any], current: Any, dir: Any, de
     return orig(current, dir, dentry, flags)
 
 
+def one_pass_readdir(orig: Callable[..., Any], current: Any, file: Any, ctx: Any) -> None:
+    """proc_map_files_readdir() in one pass: each entry is emitted (filldir) while the mmap lock is held.
+
+    The shape a first version of the map_files patch could take, and the one the merged patch (640708a2cff7,
+    v3.3) explains it does not have: its readdir collects the VMAs under the lock and emits after dropping it,
+    with a comment saying that otherwise lockdep complains, because filldir() may need the mmap lock in
+    might_fault().  Run with `Kernel(lockdep=True)`: every record copied to the user buffer is a might_fault(),
+    a read acquisition of the caller's mmap lock, and when the directory is the caller's own
+    (/proc/self/map_files) that lock is already held for read -- "possible recursive locking detected" (a
+    writer queued between the two reads, e.g. a concurrent mmap() of another thread, deadlocks it).  Lockdep
+    reasons about classes, so listing another process's directory is reported too.  Results are otherwise
+    those of the stock readdir.  Written against 6.18.44 (mm_access() after the dots); replaces `orig`.
+    """
+    from simkernel.fs.proc.internal import get_proc_task, proc_fill_cache
+    from simkernel.fs.proc.map_files import proc_map_files_instantiate
+    from simkernel.fs.readdir import dir_emit_dots
+    from simkernel.kernel.fork import mm_access
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
+    from simkernel.kernel.task import put_task_struct
+    from simkernel.mm.mmap import mmput
+    task = get_proc_task(file.f_inode)
+    if task is None:
+        raise KernelError(E.ENOENT, "map_files: the process is gone")
+    try:
+        if not dir_emit_dots(file, ctx):
+            return
+        try:
+            mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+        except KernelError as err:
+            if err.errno == E.ESRCH:
+                return
+            raise
+        try:
+            mm.mmap_lock.down_read_killable(current)
+            try:
+                pos = 2
+                for vma in mm:
+                    if vma.vm_file is None:
+                        continue
+                    pos += 1
+                    if pos <= ctx.pos:
+                        continue
+                    if not proc_fill_cache(current, file, ctx, f"{vma.vm_start:x}-{vma.vm_end:x}",
+                                           lambda d, m=vma.vm_file.f_mode: proc_map_files_instantiate(d, task, m)):
+                        break
+                    ctx.pos += 1
+            finally:
+                mm.mmap_lock.up_read(current)
+        finally:
+            mmput(mm)
+    finally:
+        put_task_struct(task)
+
+
+def mm_access_under_mmap_lock(orig: Callable[..., Any], current: Any, file: Any, ctx: Any) -> None:
+    """proc_map_files_readdir() that re-checks access with mm_access() *while holding* the mmap lock.
+
+    An attempt to make the listing and the permission decision one atomic step against a concurrent execve():
+    take the mm (get_task_mm()) and its mmap lock, then ask mm_access(), which takes exec_update_lock.  That is
+    mmap_lock -> exec_update_lock, the reverse of the order the kernel already uses: the 2026 magic-link
+    check holds exec_update_lock while map_files' get_link takes the mmap lock (call_proc_get_link() ->
+    map_files_get_link(), so a readlink records exec_update_lock -> mmap_lock), as exec holds it while it
+    replaces the mm (fs/exec.c:exec_mmap()).  With `Kernel(lockdep=True)`, a readlink of an entry and a listing
+    with this patch, in either order, give "possible circular locking dependency detected" with both chains.
+    Then lists as the stock readdir does (it calls `orig` after the check).
+    """
+    from simkernel.fs.proc.internal import get_proc_task
+    from simkernel.kernel.fork import get_task_mm, mm_access
+    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
+    from simkernel.kernel.task import put_task_struct
+    from simkernel.mm.mmap import mmput
+    task = get_proc_task(file.f_inode)
+    if task is not None:
+        try:
+            mm = get_task_mm(task, current)
+            if mm is not None:
+                try:
+                    mm.mmap_lock.down_read_killable(current)
+                    try:
+                        checked = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+                        if checked is not None:
+                            mmput(checked)
+                    finally:
+                        mm.mmap_lock.up_read(current)
+                finally:
+                    mmput(mm)
+        finally:
+            put_task_struct(task)
+    return orig(current, file, ctx)
+
+
 EXAMPLES: dict[str, tuple[str, Callable[..., Any]]] = {
     "readdir-by-address": ("fs/proc/base.c:proc_map_files_readdir", readdir_by_address),
     "lookup-permission-first": ("fs/proc/base.c:proc_map_files_lookup", lookup_permission_first),
+    "one-pass-readdir": ("fs/proc/base.c:proc_map_files_readdir", one_pass_readdir),
+    "mm-access-under-mmap-lock": ("fs/proc/base.c:proc_map_files_readdir", mm_access_under_mmap_lock),
 }
 """name -> (patch target, replacement): the experiments `simkernel matrix --kernels 6.18.44+NAME` knows."""

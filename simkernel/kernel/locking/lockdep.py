@@ -88,7 +88,7 @@ class LockSite:
             if (mod.startswith("simkernel.") and mod not in _SKIP_MODULES and not mod.startswith(_SKIP_PREFIXES)
                     and not name.startswith("<") and not (name.startswith("_") and not name.startswith("__"))
                     and not (name.startswith("__") and name.endswith("__"))):
-                out.append((name, mod))
+                out.append((f.f_code.co_qualname, mod))
             f = f.f_back
         return cls(tuple(out))
 
@@ -331,7 +331,8 @@ class Lockdep:
         lines = _banner("possible circular locking dependency detected")
         lines += [f"{who} is trying to acquire lock:", f" {nxt.describe()}", "",
                   "but task is already holding lock:", f" {prev.describe()}", "",
-                  "which lock already depends on the new lock.", "", "",
+                  "which lock already depends on the new lock.", "",
+                  f"the new dependency: {prev.cls} (taken at {prev.site}) -> {nxt.cls} (taken at {nxt.site})", "",
                   "the existing dependency chain (in reverse order) is:"]
         n = len(back)
         for i, d in enumerate(reversed(back)):

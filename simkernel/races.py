@@ -5,7 +5,7 @@ verdict this project expects per release, with the reason.  `explore()` runs eve
 preemption bound on a fresh machine of the chosen release and reports Always / Sometimes / Never with a
 witness; the tests (tests/test_races.py) check the verdicts against `expected()` and replay the witness.
 
-    >>> from simkernel.races import RACES
+    >>> from simkernel.races import RACES, verdict_table
     >>> race = RACES["readlink-vs-suid-exec"]
     >>> r = race.explore("6.18")
     >>> r.verdict, race.expected("6.18")
@@ -14,6 +14,10 @@ witness; the tests (tests/test_races.py) check the verdicts against `expected()`
     '/usr/bin/suidprog'
     >>> race.explore("6.18.44").verdict
     'Never'
+    >>> print(verdict_table(("readlink-vs-suid-exec", "lookup-vs-exit"), ("4.4", "6.18", "6.18.44")))
+                                  4.4        6.18     6.18.44
+    readlink-vs-suid-exec   Sometimes   Sometimes       Never
+    lookup-vs-exit              Never       Never   Sometimes
 
 The races (see each function's docstring for the why):
   * readdir-vs-munmap / readdir-vs-mmap: two getdents64 calls of two entries each while the target unmaps a
@@ -40,7 +44,7 @@ from simkernel.uapi import (CAP_SYS_ADMIN, MAP_FIXED, MAP_PRIVATE, O_CREAT, O_DI
                             PROT_READ)
 from simkernel.versions import VersionProfile, resolve_version
 
-__all__ = ["Race", "RACES", "race"]
+__all__ = ["Race", "RACES", "race", "VerdictTable", "verdict_table", "SUIDPROG"]
 
 PAGE = 4096
 BASE = 0x7E0000000000          # the scenario window (simkernel.host.SCENARIO_BASE)
@@ -82,6 +86,44 @@ class Race:
 
 
 RACES: dict[str, Race] = {}
+
+
+@frozen
+class VerdictTable:
+    """Verdicts of races (rows) on releases (columns): `cells[(race, version)]` is the Exploration."""
+
+    names: tuple[str, ...]
+    versions: tuple[str, ...]
+    cells: dict[tuple[str, str], Exploration]
+
+    def verdict(self, name: str, version: str) -> str:
+        return self.cells[(name, version)].verdict
+
+    def mismatches(self) -> list[tuple[str, str, str, str]]:
+        """(race, version, explored, expected) wherever the simulation disagrees with the expectation."""
+        return [(n, v, self.verdict(n, v), RACES[n].expected(v)) for n in self.names for v in self.versions
+                if self.verdict(n, v) != RACES[n].expected(v)]
+
+    def __str__(self) -> str:
+        w = max(len(n) for n in self.names)
+        lines = [" " * w + "".join(f"  {v:>10}" for v in self.versions)]
+        for n in self.names:
+            lines.append(f"{n:<{w}}" + "".join(f"  {self.verdict(n, v):>10}" for v in self.versions))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{v}</th>" for v in self.versions)
+        rows = "".join(f"<tr><th>{n}</th>" + "".join(
+            f"<td title='{self.cells[(n, v)].schedules} schedules'>{self.verdict(n, v)}</td>"
+            for v in self.versions) + "</tr>" for n in self.names)
+        return f"<table><tr><th>race</th>{head}</tr>{rows}</table>"
+
+
+def verdict_table(names: tuple[str, ...] | None = None,
+                  versions: tuple[str, ...] = ("3.4", "4.4", "6.18", "6.18.44")) -> VerdictTable:
+    """Explore each race (default: all) on each release; a table of verdicts (about 10 s for the default)."""
+    names = tuple(names or RACES)
+    return VerdictTable(names, tuple(versions), {(n, v): RACES[n].explore(v) for n in names for v in versions})
 
 
 def race(r: Race) -> Race:

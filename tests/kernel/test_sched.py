@@ -62,6 +62,17 @@ def test_explore_unbounded_counts_every_interleaving() -> None:
     assert r.verdict == ALWAYS and r.counterexample is None
 
 
+def test_explore_three_tasks() -> None:
+    """Three programs of two steps each: 6! / (2! 2! 2!) = 90 schedules unbounded; 6 orders at bound 0."""
+    def setup() -> SimpleNamespace:
+        s = machine()
+        s.c = s.k.spawn("c")
+        return s
+    progs = {"A": yields("A", 1), "B": yields("B", 1), "C": yields("C", 1)}
+    assert explore(setup, progs, lambda o: True, bound=None).schedules == 90
+    assert explore(setup, progs, lambda o: True, bound=0).schedules == 6
+
+
 def test_explore_preemption_bound() -> None:
     """Bound 0 runs each program to its end (two orders); each bound adds schedules, never loses one."""
     progs = {"A": yields("A", 2), "B": yields("B", 2)}

@@ -293,7 +293,8 @@ def mmget(mm: MmStruct) -> None:
 def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
     """mm_access(): the target's mm if may_access_mm() allows it.
 
-    Takes exec_update_lock killably (EINTR with a fatal signal pending).  With no mm: ESRCH since the
+    Takes exec_update_lock for read, killably (EINTR with a fatal signal pending); before v5.7 (profile
+    switch `exec_update_lock`) cred_guard_mutex, which exec then held throughout.  With no mm: ESRCH since the
     "mm: refactor mm_access() to not return NULL" change (v6.13 era, profile switch `mm_access_esrch`),
     None before.  Callers drop the reference with mmput().
 
@@ -302,8 +303,12 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
 
     Linux: kernel/fork.c:mm_access()
     """
-    lock = task.signal.exec_update_lock
-    lock.down_read_killable(current)
+    sig = task.signal
+    rwsem = current.kernel.version.exec_update_lock
+    if rwsem:
+        sig.exec_update_lock.down_read_killable(current)
+    else:   # before eea9673250db (v5.7)
+        sig.cred_guard_mutex.lock_killable(current)
     try:
         mm = get_task_mm(task, current)
         if mm is None:
@@ -317,7 +322,10 @@ def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:
             raise KernelError(E.EACCES, f"mm_access: {why[0]}")
         return mm
     finally:
-        lock.up_read(current)
+        if rwsem:
+            sig.exec_update_lock.up_read(current)
+        else:
+            sig.cred_guard_mutex.unlock(current)
 
 
 def may_access_mm(current: Task, mm: MmStruct, task: Task, mode: int, why: list[str] | None = None) -> bool:

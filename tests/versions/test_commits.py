@@ -471,8 +471,9 @@ def test_v6_15_may_access_mm_perfmon() -> None:
 
 
 def test_commit_eea9673250db_exec_holds_exec_update_lock() -> None:
-    """exec holds exec_update_lock for write from exec_mmap() to setup_new_exec() since v5.7 (5.9 profile);
-    before, cred_guard_mutex alone.  Seen at each preemption point of an execve (kernel/sched)."""
+    """exec holds exec_update_lock for write from exec_mmap() to setup_new_exec() since v5.7 (5.9 profile),
+    and mm_access() takes it for read; before, cred_guard_mutex alone, and mm_access() took that.  Seen at
+    the preemption points (kernel/sched)."""
     from simkernel.kernel.sched import Scheduler
 
     def run(version: str) -> tuple[bool, bool]:
@@ -490,6 +491,16 @@ def test_commit_eea9673250db_exec_holds_exec_update_lock() -> None:
         assert t.comm == "static"
         return any(h[0] for h in held), any(h[1] for h in held)
     assert (run("5.6"), run("5.9")) == ((False, True), (True, True))
+
+    def reader_lock(version: str) -> str:
+        """The lock mm_access() (a cached entry's d_revalidate) waits for."""
+        from simkernel.kernel.fork import mm_access
+        k = simkernel.Kernel(version=version)
+        t, root = k.spawn("t"), k.spawn("root")
+        steps = Scheduler(k, {"A": lambda s: mm_access(root, t, 0x11)}, None).run(lambda i, r, p: r[0])
+        return steps[0][1]
+    assert (reader_lock("5.6"), reader_lock("5.9")) == ("lock &sig->cred_guard_mutex (write)",
+                                                        "lock &sig->exec_update_lock (read)")
 
 
 # -- the 2026 back-ports (6.18 -> 6.18.44) -------------------------------------------------------------------

@@ -123,6 +123,15 @@ def build_open_flags(flags: int, mode: int) -> OpenFlags:
     return OpenFlags(open_flag=open_flag, mode=mode, acc_mode=acc_mode, intent=intent, lookup_flags=lookup)
 
 
+def _fput_unopened(f: File) -> None:
+    """path_openat()'s fput() of a file whose do_dentry_open() failed: it never got FMODE_OPENED, so the last
+    reference frees it without ->release.  Linux: fs/namei.c:path_openat(), fs/file_table.c:__fput()"""
+    rt = f.f_inode.i_sb.kernel.ref_tracker
+    if rt is not None and not rt.put(f, "file"):
+        return
+    f.f_count -= 1
+
+
 def vfs_open(current: Task, path: Path, flags: int) -> File:
     """vfs_open()/do_dentry_open(): a struct file; write access needs a writable mount; ->open runs.
 
@@ -135,10 +144,14 @@ def vfs_open(current: Task, path: Path, flags: int) -> File:
     inode = path.dentry.d_inode
     f = alloc_file(path, flags & ~(F.O_CREAT | F.O_EXCL | F.O_NOCTTY | F.O_TRUNC), None, current)
     special = inode.i_mode & S.S_IFMT in (S.S_IFCHR, S.S_IFBLK, S.S_IFIFO, S.S_IFSOCK)
-    if f.f_mode & FMODE_WRITE and not special:
-        mnt_want_write(path)
-    if f.f_op.open is not None:
-        f.f_op.open(current, inode, f)   # may replace f_op (chrdev_open)
+    try:
+        if f.f_mode & FMODE_WRITE and not special:
+            mnt_want_write(path)
+        if f.f_op.open is not None:
+            f.f_op.open(current, inode, f)   # may replace f_op (chrdev_open)
+    except KernelError:
+        _fput_unopened(f)
+        raise
     from simkernel.fs.file import FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_LSEEK, FMODE_READ
     if f.f_mode & FMODE_READ and f.f_op.read is not None:
         f.f_mode |= FMODE_CAN_READ

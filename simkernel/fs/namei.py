@@ -309,8 +309,16 @@ def lookup_slow(current: Task, name: str, parent: Dentry, flags: int) -> Dentry:
         raise KernelError(E.ENOTDIR, "a path component is not a directory (no ->lookup)")
     if current.fail_nth and should_fail(current, "dentry", "d_alloc_parallel"):
         raise KernelError(E.ENOMEM, "d_alloc_parallel(): no memory for the dentry (fail-nth)")
-    new = d_alloc(parent, name)
-    result = lookup(current, dir_inode, new, flags)
+    ld = current.kernel.lockdep   # lookup_slow(): inode_lock_shared(dir), modelled for the validator only
+    sem = ld.i_rwsem(dir_inode) if ld is not None else None
+    if sem is not None:
+        sem.down_read(current)
+    try:
+        new = d_alloc(parent, name)
+        result = lookup(current, dir_inode, new, flags)
+    finally:
+        if sem is not None:
+            sem.up_read(current)
     return result if result is not None else new
 
 

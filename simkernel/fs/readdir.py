@@ -95,6 +95,10 @@ def dir_emit_dots(file: File, ctx: DirContext) -> bool:
 def iterate_dir(current: Any, file: File, ctx: DirContext) -> None:
     """iterate_dir(): lock, check the directory still exists, call ->iterate_shared, store f_pos.
 
+    The directory's i_rwsem is taken shared only when the lock validator is on (Lockdep.i_rwsem()), to
+    record its place in the lock order.  Simplification: the kernel takes it killably (down_read_killable,
+    EINTR with a fatal signal pending); the model checks no signal here.
+
     Raises:
         KernelError(ENOTDIR): the file has no ->iterate_shared.
         KernelError(ENOENT): the directory was removed (S_DEAD).
@@ -110,8 +114,17 @@ def iterate_dir(current: Any, file: File, ctx: DirContext) -> None:
     ctx.pos = file.f_pos
     ctx.current = current
     k = current.kernel
-    ctx.fault_check = k.lockdep is not None or k.sched is not None
-    iterate(current, file, ctx)
+    ld = k.lockdep
+    ctx.fault_check = ld is not None or k.sched is not None
+    if ld is None:
+        iterate(current, file, ctx)
+    else:    # inode_lock_shared(): ->iterate_shared runs under the directory's i_rwsem (for the validator)
+        sem = ld.i_rwsem(inode)
+        sem.down_read(current)
+        try:
+            iterate(current, file, ctx)
+        finally:
+            sem.up_read(current)
     file.f_pos = ctx.pos
 
 

@@ -369,3 +369,22 @@ def test_examples_are_registered() -> None:
     """Both locking experiments are known to `simkernel matrix --kernels 6.18.44+NAME`."""
     assert EXAMPLES["one-pass-readdir"] == (README, one_pass_readdir)
     assert EXAMPLES["mm-access-under-mmap-lock"] == (README, mm_access_under_mmap_lock)
+
+
+def test_inode_locks_take_their_place_in_the_lock_order() -> None:
+    """With the validator on, readdir runs under the directory's i_rwsem (shared) and lookup_slow under the
+    parent's: i_mutex_dir_key -> mmap_lock (filldir's might_fault) and -> exec_update_lock (mm_access)."""
+    k, t = _boot()
+    name = next(f"{v.vm_start:x}-{v.vm_end:x}" for v in t.mm if v.vm_file is not None)
+    t.sys.readlink(f"/proc/self/map_files/{name}")       # a cold lookup first: lookup_slow() -> mm_access()
+    assert k.lockdep.graph.edges[("&type->i_mutex_dir_key#proc", "&sig->exec_update_lock")].prev_site.function \
+        == "lookup_slow"
+    k2, t2 = _boot()
+    t2.sys.listdir("/proc/self/map_files")                 # a listing first: iterate_dir() -> filldir
+    d = k2.lockdep.graph.edges[("&type->i_mutex_dir_key#proc", "&mm->mmap_lock")]
+    assert d.prev_site.function == "iterate_dir" and d.next_site.function == "__might_fault"
+    f = t.sys.open("/tmp/lib.so", 0)
+    inode = t.files.fget(f).f_inode
+    assert k.lockdep.i_rwsem(inode).name == "&type->i_mutex_key#ramfs"
+    assert k.lockdep.i_rwsem(inode) is k.lockdep.i_rwsem(inode)
+    assert k.lockdep.reports == [] and k2.lockdep.reports == []

@@ -37,6 +37,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from attrs import define, field, frozen
 
+from simkernel.kernel.locking.rwsem import RwSemaphore
+from simkernel.uapi.stat import S_ISDIR
+
 if TYPE_CHECKING:
     from simkernel.kernel.task import Task
     from simkernel.machine import Kernel
@@ -213,6 +216,7 @@ class Lockdep:
     reports: list[LockdepReport] = field(factory=list)
     held: dict[Any, list[HeldLock]] = field(factory=dict, repr=False)
     _seen: set[Any] = field(factory=set, repr=False, alias="_seen")
+    _i_rwsems: dict[Any, Any] = field(factory=dict, repr=False, alias="_i_rwsems")
 
     def __attrs_post_init__(self) -> None:
         self.kernel.syscall_work.append(self)
@@ -281,6 +285,19 @@ class Lockdep:
             lines += [f"{who} is leaving the kernel with locks still held! (returning from {name}())"]
             lines += self._held_lines(current, stack)
             self._report(HELD_AT_EXIT, who, tuple(h.cls for h in stack), (tuple(h.site for h in stack),), lines)
+
+    def i_rwsem(self, inode: Any) -> Any:
+        """inode->i_rwsem of `inode`, created on first use: the VFS takes it for the validator only (no
+        inode carries a lock object when lockdep is off).  Its class is per filesystem type and directory
+        or not, as lockdep_annotate_inode_mutex_key() sets it: "&type->i_mutex_dir_key#proc".
+
+        Linux: include/linux/fs.h (inode_lock_shared), fs/inode.c:lockdep_annotate_inode_mutex_key()
+        """
+        sem = self._i_rwsems.get(inode)
+        if sem is None:
+            key = "i_mutex_dir_key" if S_ISDIR(inode.i_mode) else "i_mutex_key"
+            sem = self._i_rwsems[inode] = RwSemaphore(f"&type->{key}#{inode.i_sb.s_type.name}")
+        return sem
 
     # -- introspection -----------------------------------------------------------------------------------
     def held_locks(self, task: Task) -> tuple[HeldLock, ...]:

@@ -163,7 +163,7 @@ def _get_mm(current: Task, task: Task) -> MmStruct | None:
     """The mm to read: mm_access() in the 2026 form; ptrace check + get_task_mm() before."""
     if current.kernel.version.map_files_exec_update_lock:
         return mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
-    return get_task_mm(task)
+    return get_task_mm(task, current)
 
 
 def _mmap_read_lock(current: Task, mm: MmStruct) -> None:
@@ -199,7 +199,7 @@ def map_files_d_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
         except KernelError:
             return False
     else:   # v3.3-3.4
-        mm = get_task_mm(task) if ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS) else None
+        mm = get_task_mm(task, current) if ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS) else None
     if mm is None:
         return False
     exists = False
@@ -237,7 +237,7 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
     sched = current.kernel.sched
     if sched is not None:
         sched.point(current, "map_files_get_link()")
-    mm = get_task_mm(task)
+    mm = get_task_mm(task, current)
     if mm is None:
         raise KernelError(E.ENOENT, "map_files: the task has no mm")
     try:

@@ -14,18 +14,19 @@ witness; the tests (tests/test_races.py) check the verdicts against `expected()`
     '/usr/bin/suidprog'
     >>> race.explore("6.18.44").verdict
     'Never'
-    >>> print(verdict_table(("readlink-vs-suid-exec", "lookup-vs-exit"), ("4.4", "6.18", "6.18.44")))
-                                  4.4        6.18     6.18.44
-    readlink-vs-suid-exec   Sometimes   Sometimes       Never
-    lookup-vs-exit              Never       Never   Sometimes
+    >>> print(verdict_table(("readlink-vs-suid-exec", "lookup-vs-exit"), ("6.18", "6.18.44")))
+                                 6.18     6.18.44
+    readlink-vs-suid-exec   Sometimes       Never
+    lookup-vs-exit              Never   Sometimes
 
 The races (see each function's docstring for the why):
   * readdir-vs-munmap / readdir-vs-mmap: two getdents64 calls of two entries each while the target unmaps a
     listed entry or maps a new low one: an entry is skipped / listed twice (positions are ordinals).
   * readlink-vs-suid-exec: readlink of an entry while the target execs a set-uid-root program: before the
     2026 back-ports the reader can be checked against the old credentials and read the new, privileged mm.
-  * lookup-vs-exit: lstat of a new name while the target exits and its parent reaps it: ENOENT, ESRCH
-    (6.18.44's mm_access() reached from lookup) or success, depending on the order.
+  * lookup-vs-exit: lstat of a new name while the target exits (a zombie): ENOENT, or ESRCH where 6.18.44's
+    lookup reaches mm_access(); lookup-vs-exit-reap: the parent reaps it too: ENOENT before the walk
+    reaches /proc/<pid>, ESRCH (proc_pid_permission) in the middle of it, on every release.
   * revalidate-vs-remap: readlink of a cached entry while the target replaces the mapping: the old file,
     the new file, ENOENT -- or, before v3.14, the kernel oops of map_files_get_link().
 
@@ -68,17 +69,18 @@ class Race:
     condition_text: str
     expect: Callable[[VersionProfile], str]
     bound: int = 1
-    observe: Callable[[Any], Any] | None = None
+    observe: Callable[[Any], Any] | None = None     # default: the lock validator's reports
 
     def explore(self, version: str = "6.18.44", bound: int | None = -1, max_schedules: int = 5000) -> Exploration:
         """Every schedule on a `version` machine, up to `bound` preemptions (default: the race's own)."""
         return explore(lambda: self.setup(version), self.programs, self.condition,
                        bound=self.bound if bound == -1 else bound, max_schedules=max_schedules,
-                       observe=self.observe, description=self.condition_text)
+                       observe=self.observe or _lockdep_reports, description=self.condition_text)
 
     def replay(self, version: str, schedule: tuple[Step, ...]) -> Outcome:
         """One schedule again, on a fresh `version` machine."""
-        return replay(lambda: self.setup(version), self.programs, schedule, observe=self.observe)
+        return replay(lambda: self.setup(version), self.programs, schedule,
+                      observe=self.observe or _lockdep_reports)
 
     def expected(self, version: str) -> str:
         """The verdict expected for `version` (Always / Sometimes / Never)."""
@@ -161,8 +163,16 @@ def _observer(k: Any, comm: str, uid: int = 0) -> Any:
 
 
 def _kernel(version: str) -> Any:
+    """A machine of `version` with the lock validator on: it also models the VFS inode locks (i_rwsem of a
+    directory in lookup and readdir), so they are preemption points too, and it would report a lock-order
+    problem met in any schedule (`observe` collects its reports)."""
     from simkernel.machine import Kernel
-    return Kernel(version=version)
+    return Kernel(version=version, lockdep=True)
+
+
+def _lockdep_reports(s: Any) -> tuple[str, ...]:
+    """What the lock validator reported during the schedule (its report kinds)."""
+    return tuple(r.kind for r in s.k.lockdep.reports)
 
 
 # -- readdir vs munmap / mmap -------------------------------------------------------------------------------
@@ -279,17 +289,29 @@ def _lstat_entry(s: Any) -> Any:
 
 race(Race(
     "lookup-vs-exit",
-    """A lstat()s a not yet cached entry while B exits and its parent reaps it.
+    """A lstat()s a not yet cached entry while B exits; B stays a zombie (its parent does not reap it).
 
     Before B exits: the entry (0o120400).  A zombie has no mm: 6.18.44's lookup reaches mm_access(), which
-    says ESRCH (since v6.13); older lookups call get_task_mm() and say ENOENT.  Once reaped, /proc/<pid> is
-    gone: ENOENT.  Condition: A gets ESRCH.
+    says ESRCH (since v6.13); older lookups call get_task_mm() and say ENOENT.  Condition: A gets ESRCH.
     Linux: fs/proc/base.c:proc_map_files_lookup(); kernel/fork.c:mm_access(); kernel/exit.c""",
+    _exit_setup,
+    {"A": _lstat_entry, "B": lambda s: s.b.sys.exit(0)},
+    lambda o: o["A"] == "!ESRCH", "A's lookup fails with ESRCH",
+    lambda v: SOMETIMES if v.map_files_exec_update_lock and v.mm_access_esrch else NEVER))
+
+race(Race(
+    "lookup-vs-exit-reap",
+    """A lstat()s a not yet cached entry while B exits and its parent reaps it.
+
+    Reaped before A's walk reaches /proc/<pid>: ENOENT.  Reaped while A walks below /proc/<pid>:
+    proc_pid_permission() finds no task and says ESRCH -- on every release, whatever the lookup does with a
+    zombie.  Condition: A gets ESRCH.
+    Linux: fs/proc/base.c:proc_pid_permission(), proc_map_files_lookup(); kernel/exit.c:release_task()""",
     _exit_setup,
     {"A": _lstat_entry,
      "B": [lambda s: s.b.sys.exit(0), lambda s: s.p.sys.waitpid(s.b.pid, 0)[0] == s.b.pid]},
     lambda o: o["A"] == "!ESRCH", "A's lookup fails with ESRCH",
-    lambda v: SOMETIMES if v.map_files_exec_update_lock and v.mm_access_esrch else NEVER))
+    lambda v: SOMETIMES))
 
 
 # -- revalidate vs remap ------------------------------------------------------------------------------------

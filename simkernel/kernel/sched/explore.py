@@ -93,7 +93,7 @@ class Outcome:
 
     def __str__(self) -> str:
         parts = [f"{n}={v!r}" for n, v in self.results]
-        if self.observed is not None:
+        if self.observed is not None and self.observed != ():
             parts.append(f"observed={self.observed!r}")
         if self.deadlock:
             parts.append("DEADLOCK")

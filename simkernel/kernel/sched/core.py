@@ -14,8 +14,11 @@ Preemption points (the kernel may reschedule there in a preemptible kernel):
   * `syscall_enter()`: at the entry of every system call (the scheduler is one of `kernel.syscall_work`),
     so two syscalls of one program are always separated by a point.
 
+The VFS inode locks (a directory's i_rwsem in lookup and readdir) exist only with the lock validator on:
+boot with `Kernel(lockdep=True)` to have them as points too (simkernel/races.py does).
+
 Simplification: there is no timer: a task runs until its next preemption point (a kernel without
-involuntary preemption between points).  Spinlocks (task_lock) are not points.
+involuntary preemption between points).  A task waiting for a lock is not woken by a fatal signal.
 
 Linux: kernel/sched/core.c (preempt_schedule, __schedule), include/linux/preempt.h
 """
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Scheduler", "SimThread", "DEADLOCK", "run_program", "errname"]
 
+STEP_TIMEOUT = 60.0       # seconds one step may take before the run is declared stuck (a simulator bug)
 DEADLOCK = "!DEADLOCK"   # the result of a program that never finished: blocked on a lock in a deadlock
 
 
@@ -198,7 +202,9 @@ class Scheduler:
                     break
                 th = choose(len(steps), runnable, prev)
                 th.go.release()
-                self._back.acquire()
+                if not self._back.acquire(timeout=STEP_TIMEOUT):
+                    raise RuntimeError(f"{th.name} ran {STEP_TIMEOUT} s without reaching a preemption point "
+                                       f"(last at {th.label!r}): blocked outside the simulation?")
                 steps.append((th, "end" if th.done else th.label))
                 if th.error is not None:
                     break
@@ -219,7 +225,7 @@ class Scheduler:
         for th in self.threads:
             if not th.done and th.thread is not None:
                 th.go.release()
-                self._back.acquire()
+                self._back.acquire(timeout=STEP_TIMEOUT)
         for th in self.threads:
             if th.thread is not None:
-                th.thread.join()
+                th.thread.join(timeout=STEP_TIMEOUT)

@@ -25,6 +25,7 @@ from simkernel.fs.proc.seq import Cursor, SeqFile, seq_lseek, seq_read
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
 from simkernel.lib.fault_inject import should_fail
+from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
@@ -424,8 +425,11 @@ def _build_tables() -> tuple[tuple[PidEntry, ...], tuple[PidEntry, ...]]:
     comm = _reg("comm", S.S_IRUGO | S.S_IWUSR, _comm_show, write=_comm_write)
     cwd, root, exe = LNK("cwd", proc_cwd_link), LNK("root", proc_root_link), LNK("exe", proc_exe_link)
     uid_map, gid_map, setgroups = _id_map_entry("uid"), _id_map_entry("gid"), _setgroups_entry()
-    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe, uid_map, gid_map, setgroups)
-    tid = (fd, status, comm, maps, cwd, root, exe, uid_map, gid_map, setgroups)
+    from simkernel.fs.proc.fail_nth import fail_nth_entry
+    fail_nth = fail_nth_entry()   # CONFIG_FAULT_INJECTION: before uid_map in both tables
+    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe, fail_nth, uid_map, gid_map,
+            setgroups)
+    tid = (fd, status, comm, maps, cwd, root, exe, fail_nth, uid_map, gid_map, setgroups)
     return tgid, tid
 
 

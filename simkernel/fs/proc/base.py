@@ -25,7 +25,6 @@ from simkernel.fs.proc.seq import Cursor, SeqFile, seq_lseek, seq_read
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
 from simkernel.lib.fault_inject import should_fail
-from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S

@@ -51,6 +51,7 @@ def start_kernel(k: Kernel) -> None:
     cred = cred_init_full(k)
     root = Path(k.init_mnt_ns.root, k.init_mnt_ns.root.mnt_root)
     pid = alloc_pid(k.init_pid_ns)
+    pid.kernel = k
     mm = mm_alloc(k, k.init_user_ns)
     init = Task(kernel=k, pid=pid.nr, tgid=pid.nr, comm="init", real_cred=cred, cred=cred, thread_pid=pid,
                 signal=SignalStruct(), mm=mm, active_mm=mm, fs=FsStruct(root=root, pwd=root, umask=0o022),

@@ -64,10 +64,14 @@ _EXCLUDED_PACKAGES = ("simkernel.uapi", "simkernel.host", "simkernel.kernel.sche
 INLINE_HELPERS = frozenset({"cap_valid", "cap_raised", "cap_name", "proc_pid", "proc_sb_info", "next_id",
                             "vma_pages", "offset_in_page", "d_inode", "d_unhashed", "d_really_is_negative",
                             "thread_group_leader", "tick", "fatal_signal_pending", "lock_acquire",
+                            # static inlines written out on the readlink path (issue 9)
+                            "may_lookup", "d_can_lookup", "vma_lookup", "same_thread_group", "d_unlinked",
                             "lock_release", "available",
                             # debug hooks compiled away without lock proving, and the spinlock wrappers
                             # (kernel/locking/spinlock.py: task_lock() and spin_lock() are inlines)
-                            "might_fault", "task_lock", "task_unlock", "spin_lock", "spin_unlock"})
+                            "might_fault", "task_lock", "task_unlock", "spin_lock", "spin_unlock",
+                            # refcount inlines (include/linux/sched/task.h, pid.h, sched/mm.h); rcu pid_task()
+                            "get_task_struct", "put_task_struct", "get_pid", "mmget", "proc_pid_task"})
 _RETURN_OPCODES = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
 _GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _MAX_VALUE = 48          # characters of one rendered value before it is cut with "..."

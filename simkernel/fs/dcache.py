@@ -164,6 +164,12 @@ def d_invalidate(dentry: Dentry) -> None:
 
 
 def dget(dentry: Dentry) -> Dentry:
+    """dget(): take a reference.  The model's path walk and struct file take none (the dcache tree pins
+    every dentry), so a dget() is a temporary reference the refcount ledger expects to be dput() within the
+    same system call.  Linux: include/linux/dcache.h"""
+    rt = dentry.d_sb.kernel.ref_tracker
+    if rt is not None:
+        rt.get(dentry, "dentry")
     dentry.d_count += 1
     return dentry
 
@@ -171,6 +177,9 @@ def dget(dentry: Dentry) -> Dentry:
 def dput(dentry: Dentry | None) -> None:
     """dput(): drop a reference; a dentry whose d_delete says so leaves the cache at the last put."""
     if dentry is None:
+        return
+    rt = dentry.d_sb.kernel.ref_tracker
+    if rt is not None and not rt.put(dentry, "dentry"):
         return
     dentry.d_count -= 1
     if dentry.d_count <= 0 and dentry.d_op is not None and dentry.d_op.d_delete is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from attrs import define, field
 
 from simkernel.errors import KernelError
+from simkernel.fs.file_table import get_file
 from simkernel.uapi import errno as E
 
 if TYPE_CHECKING:
@@ -73,6 +74,6 @@ class FilesStruct:
     def dup(self) -> FilesStruct:
         """dup_fd(): a copy for fork without CLONE_FILES. Linux: fs/file.c"""
         for f in self.fdt.values():
-            f.f_count += 1
+            get_file(f)
         return FilesStruct(fdt=dict(self.fdt), close_on_exec=set(self.close_on_exec),
                            rlimit_nofile=self.rlimit_nofile)

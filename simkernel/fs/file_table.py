@@ -50,6 +50,8 @@ def alloc_file(path: Path, flags: int, fops: FileOperations | None, current: Any
     k = inode.i_sb.kernel
     f = File(f_path=path, f_inode=inode, f_op=fops, f_mode=fmode, f_flags=flags,
              f_cred=current.cred if current is not None else None, f_id=k.next_id("file"))
+    if k.ref_tracker is not None:
+        k.ref_tracker.alloc(f, "file")
     return f
 
 
@@ -65,12 +67,18 @@ def alloc_file_pseudo(inode: Inode, mnt: VfsMount, name: str, flags: int, fops: 
 
 def get_file(f: File) -> File:
     """get_file(): take a reference. Linux: include/linux/fs.h"""
+    rt = f.f_inode.i_sb.kernel.ref_tracker
+    if rt is not None:
+        rt.get(f, "file")
     f.f_count += 1
     return f
 
 
 def fput(f: File) -> None:
     """fput(): drop a reference; the last one calls ->release. Linux: fs/file_table.c"""
+    rt = f.f_inode.i_sb.kernel.ref_tracker
+    if rt is not None and not rt.put(f, "file"):
+        return
     assert f.f_count > 0, f"fput of a dead file {f!r}"
     f.f_count -= 1
     if f.f_count == 0 and f.f_op.release is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simkernel.errors import KernelError
-from simkernel.kernel.task import EXIT_DEAD, EXIT_ZOMBIE, PF_EXITING, TASK_RUNNING, Task
+from simkernel.kernel.task import EXIT_DEAD, EXIT_ZOMBIE, PF_EXITING, TASK_RUNNING, Task, put_pid, put_task_struct
 from simkernel.uapi import errno as E
 from simkernel.uapi import sched as C
 
@@ -77,6 +77,8 @@ def release_task(task: Task) -> None:
     parent = task.real_parent
     if parent is not None and task in parent.children:
         parent.children.remove(task)
+    put_pid(task.thread_pid)       # detach_pid(): the reference the attached task held
+    put_task_struct(task)          # delayed_put_task_struct(): the task list's reference
 
 
 def _synchronize_group_exit(task: Task, code: int) -> None:

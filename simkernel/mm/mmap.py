@@ -405,6 +405,8 @@ def mm_alloc(kernel: Kernel, user_ns: UserNamespace) -> MmStruct:
     """
     mm = MmStruct(kernel=kernel, user_ns=user_ns, mm_id=kernel.next_id("mm"))
     arch_pick_mmap_layout(mm, RLIM_STACK_DEFAULT)
+    if kernel.ref_tracker is not None:
+        kernel.ref_tracker.alloc(mm, "mm")
     return mm
 
 
@@ -455,6 +457,9 @@ def mmput(mm: MmStruct) -> None:
 
     Linux: kernel/fork.c:mmput(), __mmput()
     """
+    rt = mm.kernel.ref_tracker
+    if rt is not None and not rt.put(mm, "mm"):
+        return
     assert mm.mm_users > 0, "mmput of a dead mm"
     mm.mm_users -= 1
     if mm.mm_users:

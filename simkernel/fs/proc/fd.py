@@ -13,9 +13,10 @@ from simkernel.fs.file import FMODE_READ, FMODE_WRITE, FileOperations
 from simkernel.fs.inode import Inode, InodeOperations, Kstat, generic_fillattr, generic_permission
 from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (PROC_I, generic_file_llseek, get_proc_task, instantiate_into, pid_delete_dentry,
+                                        proc_pid_task,
                                         proc_fill_cache, proc_pid, proc_pid_make_inode, proc_setattr, task_dump_owner)
 from simkernel.fs.readdir import dir_emit_dots
-from simkernel.kernel.task import same_thread_group
+from simkernel.kernel.task import put_task_struct, same_thread_group
 from simkernel.uapi import errno as E
 from simkernel.uapi import stat as S
 from simkernel.fs.libfs import generic_read_dir
@@ -64,7 +65,7 @@ def proc_fd_permission(current: Task, inode: Inode, mask: int) -> None:
     except KernelError as err:
         rule = current.kernel.version.proc_fd_permission_rule
         if rule == "thread_group":
-            task = get_proc_task(inode)
+            task = proc_pid_task(inode)      # rcu_read_lock() + pid_task(): no reference
             if task is not None and same_thread_group(task, current):
                 return
         elif proc_pid(inode) is (current.group_leader if rule == "tgid" else current).thread_pid:
@@ -99,14 +100,19 @@ def tid_fd_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
     """tid_fd_revalidate(): valid while the fd is open; refreshes mode and owner. Linux: fs/proc/fd.c"""
     inode = dentry.d_inode
     task = get_proc_task(inode)
-    if task is None or task.files is None:
+    if task is None:
         return False
-    f = task.files.fget(PROC_I(inode).fd)
-    if f is None:
-        return False
-    inode.i_mode = _fd_mode(f.f_mode)
-    inode.i_uid, inode.i_gid = task_dump_owner(task, 0)
-    return True
+    try:
+        if task.files is None:
+            return False
+        f = task.files.fget(PROC_I(inode).fd)
+        if f is None:
+            return False
+        inode.i_mode = _fd_mode(f.f_mode)
+        inode.i_uid, inode.i_gid = task_dump_owner(task, 0)
+        return True
+    finally:
+        put_task_struct(task)
 
 
 TID_FD_DENTRY_OPERATIONS = DentryOperations(d_revalidate=tid_fd_revalidate, d_delete=pid_delete_dentry)
@@ -129,13 +135,16 @@ def proc_lookupfd(current: Task, dir: Inode, dentry: Dentry, flags: int) -> Dent
     task = get_proc_task(dir)
     if task is None:
         raise KernelError(E.ENOENT, "fd/: the process is gone")
-    fd = name_to_int(dentry.d_name)
-    if fd < 0 or task.files is None:
-        raise KernelError(E.ENOENT, f"fd/: {dentry.d_name!r} is not an open descriptor number")
-    f = task.files.fget(fd)
-    if f is None:
-        raise KernelError(E.ENOENT, f"fd/: descriptor {fd} is not open")
-    return proc_fd_instantiate(dentry, task, fd, f.f_mode)
+    try:
+        fd = name_to_int(dentry.d_name)
+        if fd < 0 or task.files is None:
+            raise KernelError(E.ENOENT, f"fd/: {dentry.d_name!r} is not an open descriptor number")
+        f = task.files.fget(fd)
+        if f is None:
+            raise KernelError(E.ENOENT, f"fd/: descriptor {fd} is not open")
+        return proc_fd_instantiate(dentry, task, fd, f.f_mode)
+    finally:
+        put_task_struct(task)
 
 
 def proc_readfd(current: Task, file: File, ctx: Any) -> None:
@@ -143,20 +152,23 @@ def proc_readfd(current: Task, file: File, ctx: Any) -> None:
     task = get_proc_task(file.f_inode)
     if task is None:
         raise KernelError(E.ENOENT, "readdir of fd/: the process is gone")
-    if not dir_emit_dots(file, ctx):
-        return
-    files = task.files
-    if files is None:
-        return
-    for fd in sorted(files.fdt):
-        if fd + 2 < ctx.pos:
-            continue
-        ctx.pos = fd + 2
-        f = files.fdt[fd]
-        if not proc_fill_cache(current, file, ctx, str(fd),
-                               lambda d, fd=fd, m=f.f_mode: proc_fd_instantiate(d, task, fd, m)):
+    try:
+        if not dir_emit_dots(file, ctx):
             return
-        ctx.pos = fd + 3
+        files = task.files
+        if files is None:
+            return
+        for fd in sorted(files.fdt):
+            if fd + 2 < ctx.pos:
+                continue
+            ctx.pos = fd + 2
+            f = files.fdt[fd]
+            if not proc_fill_cache(current, file, ctx, str(fd),
+                                   lambda d, fd=fd, m=f.f_mode: proc_fd_instantiate(d, task, fd, m)):
+                return
+            ctx.pos = fd + 3
+    finally:
+        put_task_struct(task)
 
 
 
@@ -173,7 +185,9 @@ def proc_readfd_count(inode: Inode) -> int:
     if task is None:
         raise KernelError(E.ENOENT, "fd/: the process is gone")
     files = task.files
-    return len(files.fdt) if files is not None else 0
+    n = len(files.fdt) if files is not None else 0
+    put_task_struct(task)
+    return n
 
 
 def proc_fd_getattr(current: Task, path: Path, stat: Kstat) -> None:

@@ -15,7 +15,7 @@ from simkernel.fs.dcache import Dentry, DentryOperations, d_add, d_alloc, d_look
 from simkernel.fs.inode import Inode, InodeOperations, new_inode
 from simkernel.fs.read_write import generic_file_llseek_size
 from simkernel.fs.readdir import dir_emit
-from simkernel.kernel.task import PF_KTHREAD
+from simkernel.kernel.task import PF_KTHREAD, get_pid, get_task_struct
 from simkernel.kernel.user_namespace import INVALID_UID, make_kgid, make_kuid
 from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from simkernel.kernel.task import Pid, PidNamespace, Task
 
 __all__ = ["ProcInodeInfo", "ProcFsInfo", "PidEntry", "DIR", "REG", "LNK", "PROC_I", "proc_pid",
-           "get_proc_task", "proc_pid_make_inode", "task_dump_owner", "pid_update_inode", "pid_revalidate",
+           "get_proc_task", "proc_pid_task", "proc_pid_make_inode", "task_dump_owner", "pid_update_inode", "pid_revalidate",
            "pid_delete_dentry", "PID_DENTRY_OPERATIONS", "proc_fill_cache", "proc_setattr", "HIDEPID_OFF",
            "HIDEPID_NO_ACCESS", "HIDEPID_INVISIBLE", "HIDEPID_NOT_PTRACEABLE", "PROC_BLOCK_BITS", "MAX_NON_LFS",
            "generic_file_llseek"]
@@ -95,12 +95,31 @@ def proc_pid(inode: Inode) -> Pid | None:
 
 
 def get_proc_task(inode: Inode) -> Task | None:
-    """get_proc_task(): the task of the inode's pid, None once reaped (zombies still count).
+    """get_proc_task(): the task of the inode's pid with a reference, None once reaped (zombies still count).
 
-    Linux: fs/proc/internal.h:get_proc_task()
+    The caller drops the reference with put_task_struct() (the refcount ledger checks that it does).
+
+    Linux: fs/proc/internal.h:get_proc_task(), kernel/pid.c:get_pid_task()
     """
-    pid = proc_pid(inode)
+    pid = inode.i_private.pid    # proc_pid(PROC_I(inode)), inline (the hottest procfs helper)
+    task = pid.task if pid is not None else None
+    if task is not None:
+        get_task_struct(task)
+    return task
+
+
+def proc_pid_task(inode: Inode) -> Task | None:
+    """pid_task(proc_pid(inode), PIDTYPE_PID) under rcu_read_lock(): the task *without* a reference, for
+    callers that only look at it before returning (pid_revalidate, pid_getattr, proc_inode_is_dead).
+
+    Linux: kernel/pid.c:pid_task()
+    """
+    pid = inode.i_private.pid
     return pid.task if pid is not None else None
+
+
+_PID_DIR_MODE = S.S_IFDIR | S.S_IRUGO | S.S_IXUGO     # /proc/<pid> itself
+_NOT_SETID = ~(S.S_ISUID | S.S_ISGID)
 
 
 def task_dump_owner(task: Task, mode: int) -> tuple[int, int]:
@@ -149,7 +168,9 @@ def proc_pid_make_inode(sb: SuperBlock, task: Task, mode: int) -> Inode:
     inode = new_inode(sb)
     inode.i_mode = mode
     inode.i_blkbits = PROC_BLOCK_BITS
-    inode.i_private = ProcInodeInfo(pid=task.thread_pid)
+    pid = get_pid(task.thread_pid)      # get_task_pid(): the inode's reference, put at eviction (not modelled)
+    pid.inodes.append(inode)            # pid->inodes (v5.7+): the refcount ledger counts them as holders
+    inode.i_private = ProcInodeInfo(pid=pid)
     inode.i_uid, inode.i_gid = task_dump_owner(task, mode)
     return inode
 
@@ -157,13 +178,13 @@ def proc_pid_make_inode(sb: SuperBlock, task: Task, mode: int) -> Inode:
 def pid_update_inode(task: Task, inode: Inode) -> None:
     """pid_update_inode(): refresh the owner; set-id bits never survive. Linux: fs/proc/base.c"""
     inode.i_uid, inode.i_gid = task_dump_owner(task, inode.i_mode)
-    inode.i_mode &= ~(S.S_ISUID | S.S_ISGID)
+    inode.i_mode &= _NOT_SETID
 
 
 def pid_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
     """pid_revalidate(): valid while the task exists; refreshes ownership. Linux: fs/proc/base.c"""
     inode = dentry.d_inode
-    task = get_proc_task(inode)
+    task = proc_pid_task(inode)          # rcu_read_lock() + pid_task(): no reference
     if task is None:
         return False
     pid_update_inode(task, inode)
@@ -173,7 +194,7 @@ def pid_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
 def pid_delete_dentry(dentry: Dentry) -> bool:
     """pid_delete_dentry(): do not cache dentries of dead tasks. Linux: fs/proc/base.c"""
     inode = dentry.d_inode
-    return inode is None or get_proc_task(inode) is None
+    return inode is None or proc_pid_task(inode) is None    # proc_inode_is_dead(): no reference
 
 
 PID_DENTRY_OPERATIONS = DentryOperations(d_revalidate=pid_revalidate, d_delete=pid_delete_dentry)

@@ -43,6 +43,7 @@ from simkernel.fs.path import Path
 from simkernel.kernel.capability import capable, checkpoint_restore_ns_capable
 from simkernel.kernel.fork import get_task_mm, mm_access
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+from simkernel.kernel.task import put_task_struct
 from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.mmap import mmput
 from simkernel.mm.vma import find_exact_vma
@@ -188,35 +189,44 @@ def map_files_d_revalidate(current: Task, dentry: Dentry, flags: int) -> bool:
 
     Linux: fs/proc/base.c:map_files_d_revalidate()
     """
-    _map_files_capable(current)
+    v = current.kernel.version
+    if v.map_files_admin_errno:
+        _map_files_capable(current)
     inode = dentry.d_inode
     task = get_proc_task(inode)
     if task is None:
         return False
-    if current.kernel.version.map_files_revalidate_mm_access:
-        try:
-            mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
-        except KernelError:
-            return False
-    else:   # v3.3-3.4
-        mm = get_task_mm(task, current) if ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS) else None
-    if mm is None:
-        return False
-    exists = False
     try:
-        addr = dname_to_vma_addr(dentry.d_name, current.kernel)
-        if addr is not None:
-            _mmap_read_lock(current, mm)
+        if v.map_files_revalidate_mm_access:
             try:
-                exists = find_exact_vma(mm, addr[0], addr[1]) is not None
-            finally:
-                mm.mmap_lock.up_read(current)
+                mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+            except KernelError:
+                return False
+        else:   # v3.3-3.4
+            mm = get_task_mm(task, current) if ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS) else None
+        if mm is None:
+            return False
+        exists = False
+        try:
+            addr = dname_to_vma_addr(dentry.d_name, current.kernel)
+            if addr is not None:
+                lock = mm.mmap_lock
+                if v.map_files_mmap_lock_killable:  # _mmap_read_lock(), inline
+                    lock.down_read_killable(current)
+                else:
+                    lock.down_read(current)
+                try:
+                    exists = find_exact_vma(mm, addr[0], addr[1]) is not None
+                finally:
+                    lock.up_read(current)
+        finally:
+            mmput(mm)
+        if exists:
+            inode.i_uid, inode.i_gid = task_dump_owner(task, 0)
+            return True
+        return False
     finally:
-        _mmput(mm)
-    if exists:
-        inode.i_uid, inode.i_gid = task_dump_owner(task, 0)
-        return True
-    return False
+        put_task_struct(task)
 
 
 def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
@@ -324,9 +334,9 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
         raise KernelError(E.ENOENT, "map_files: the process is gone")
     v = current.kernel.version
     traced = False           # v3.3: holding lock_trace()
-    if not v.map_files_exec_update_lock:
-        traced = _map_files_access(current, task, "lookup")
     try:
+        if not v.map_files_exec_update_lock:
+            traced = _map_files_access(current, task, "lookup")
         addr = dname_to_vma_addr(dentry.d_name, current.kernel)
         if addr is None:
             raise KernelError(E.ENOENT, f"map_files: {dentry.d_name!r} is not a well-formed start-end name")
@@ -350,6 +360,7 @@ def proc_map_files_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int)
     finally:
         if traced:
             unlock_trace(current, task)
+        put_task_struct(task)
 
 
 def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
@@ -383,9 +394,9 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
     v = current.kernel.version
     traced = False           # v3.3: holding lock_trace()
-    if not v.map_files_exec_update_lock:
-        traced = _map_files_access(current, task, "readdir")
     try:
+        if not v.map_files_exec_update_lock:
+            traced = _map_files_access(current, task, "readdir")
         if not dir_emit_dots(file, ctx):
             return
         try:
@@ -432,6 +443,7 @@ def proc_map_files_readdir(current: Task, file: File, ctx: Any) -> None:
     finally:
         if traced:
             unlock_trace(current, task)
+        put_task_struct(task)
 
 
 def _emit_entries(current: Task, file: File, ctx: Any, task: Task, items: list[tuple[int, int, Any]],

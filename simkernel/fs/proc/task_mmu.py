@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from simkernel.errors import KernelError
 from simkernel.fs.d_path import d_path
 from simkernel.fs.proc.internal import get_proc_task
+from simkernel.kernel.task import put_task_struct
 from simkernel.fs.super import MAJOR, MINOR
 from simkernel.mm.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE
 from simkernel.uapi import errno as E
@@ -125,17 +126,21 @@ def maps_cursor(current: Task, m: Any, index: int) -> Iterator[tuple[bytes, int]
 
     Linux: fs/proc/task_mmu.c:m_start(), m_next(), m_stop(), proc_get_vma(), show_map()
     """
-    if get_proc_task(m.file.f_inode) is None:
+    task = get_proc_task(m.file.f_inode)  # priv->task, put by m_stop()
+    if task is None:
         raise KernelError(E.ESRCH, "maps: the process is gone")
-    mm = m.private
-    if mm is None or mm.mm_users == 0:    # !mmget_not_zero(): the task has exited
-        return
-    lock = mm.mmap_lock
-    lock.down_read_killable(current)      # mmap_read_lock_killable()
     try:
-        root = current.fs.root
-        names: dict[Any, tuple[str, str]] = {}
-        for vma in mm.mm_rb.iter_from(index):
-            yield show_map_vma(vma, root, names).encode("utf-8", "surrogateescape"), vma.vm_end
+        mm = m.private
+        if mm is None or mm.mm_users == 0:    # !mmget_not_zero(): the task has exited
+            return
+        lock = mm.mmap_lock
+        lock.down_read_killable(current)      # mmap_read_lock_killable()
+        try:
+            root = current.fs.root
+            names: dict[Any, tuple[str, str]] = {}
+            for vma in mm.mm_rb.iter_from(index):
+                yield show_map_vma(vma, root, names).encode("utf-8", "surrogateescape"), vma.vm_end
+        finally:
+            lock.up_read(current)             # m_stop(): mmap_read_unlock()
     finally:
-        lock.up_read(current)             # m_stop(): mmap_read_unlock()
+        put_task_struct(task)                 # m_stop(): put_task_struct(priv->task)

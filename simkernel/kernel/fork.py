@@ -261,21 +261,28 @@ def get_task_mm(task: Task, current: Task | None = None) -> MmStruct | None:
     """get_task_mm(): the task's mm with a user reference, None for kernel threads and exited tasks.
 
     Reads task->mm under task_lock(task).  `current` (the caller, implicit in C) is what the lock validator
-    and the scheduler see taking the lock; without it the lock is taken anonymously.
+    and the scheduler see taking the lock; without it the lock is taken anonymously.  With neither of them
+    on, nothing can observe the lock between the two calls, and it is not taken (this is the readlink path).
 
     Linux: kernel/fork.c:get_task_mm()
     """
-    task_lock(current, task)
+    k = task.kernel
+    watched = k.lockdep is not None or k.sched is not None
+    if watched:
+        task_lock(current, task)
     mm = task.mm
     if mm is None or task.flags & PF_KTHREAD:
-        task_unlock(current, task)
+        if watched:
+            task_unlock(current, task)
         return None
-    cur = current if current is not None else task.kernel.fault_current
+    cur = current if current is not None else k.fault_current
     if cur is not None and cur.fail_nth and should_fail(cur, "mm", "get_task_mm"):
-        task_unlock(current, task)   # fail-nth "mm": as if the task were exiting (exit_mm() cleared task->mm)
+        if watched:
+            task_unlock(current, task)   # fail-nth "mm": as if the task were exiting (exit_mm() cleared task->mm)
         return None
     mmget(mm)
-    task_unlock(current, task)
+    if watched:
+        task_unlock(current, task)
     return mm
 
 

@@ -145,7 +145,10 @@ def ptrace_may_access(current: Task, task: Task, mode: int, why: list[str] | Non
 
     Linux: kernel/ptrace.c:ptrace_may_access()
     """
-    task_lock(current, task)
+    k = current.kernel
+    watched = k.lockdep is not None or k.sched is not None    # task_lock() only when it can be observed
+    if watched:
+        task_lock(current, task)
     try:
         __ptrace_may_access(current, task, mode)
     except KernelError as err:
@@ -153,7 +156,8 @@ def ptrace_may_access(current: Task, task: Task, mode: int, why: list[str] | Non
             why.append(err.explain or "denied")
         return False
     finally:
-        task_unlock(current, task)
+        if watched:
+            task_unlock(current, task)
     return True
 
 

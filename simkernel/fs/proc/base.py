@@ -142,7 +142,9 @@ def proc_pid_readlink(current: Task, dentry: Dentry, buflen: int) -> bytes:
     if current.fail_nth and should_fail(current, "alloc", "do_proc_readlink"):   # kmalloc(PAGE_SIZE) for d_path
         raise KernelError(E.ENOMEM, "do_proc_readlink(): no memory for the d_path buffer (fail-nth)")
     text = d_path(path, current.fs.root)
-    might_fault(current)
+    k = current.kernel
+    if k.lockdep is not None or k.sched is not None:   # might_fault()'s own test, inline: the readlink path
+        might_fault(current)
     return text.encode("utf-8", "surrogateescape")[:buflen]
 
 

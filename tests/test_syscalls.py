@@ -178,3 +178,14 @@ def test_mknod_fchdir_chroot_mount_through_boundary(k):
     s.chroot("/tmp/m")
     assert s.listdir("/") == ["n"]
     s.unshare(0)
+
+
+def test_uapi_star_import_exports_only_constants() -> None:
+    """`from simkernel.uapi import *` (what the notebooks do) must not overwrite the importer's __name__,
+    __doc__ or __file__: only the upper-case constants are exported (__WALL included)."""
+    import simkernel.uapi as uapi
+    ns: dict[str, object] = {"__name__": "nb"}
+    exec("from simkernel.uapi import *", ns)
+    assert ns["__name__"] == "nb"
+    assert all(n.isupper() for n in uapi.__all__ if n.startswith("_")), [n for n in uapi.__all__ if n.startswith("__")]
+    assert ns["__WALL"] == 0x40000000 and ns["O_RDONLY"] == 0

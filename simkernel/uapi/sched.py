@@ -25,4 +25,4 @@ WNOHANG = 1
 WUNTRACED = 2
 __WALL = 0x40000000
 
-__all__ = [k for k in list(globals()) if k.isupper() or k.startswith("__")]
+__all__ = [k for k in list(globals()) if k.isupper()]   # (__WCLONE, __WALL are upper case too)

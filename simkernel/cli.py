@@ -83,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: python -m simkernel matrix --scenarios names selftest-001 --kernels 4.15 4.16 4.17 "
                "--only-diff"))
 
+    races = sub.add_parser(
+        "races", help="explore the packaged map_files races on release profiles: Always/Sometimes/Never",
+        description="Run every interleaving (up to each race's preemption bound) of the packaged races of "
+                    "simkernel/races.py on fresh kernels of the releases named, and print the verdict table "
+                    "(herd7 style: Sometimes = some schedule meets the condition) with the witness schedules.",
+        epilog="exit status: 0 every verdict is the one expected from the release's switches; 1 some verdict "
+               "differs; 2 bad arguments.  Example: python -m simkernel races --races readlink-vs-suid-exec "
+               "--kernels 6.18 6.18.44 --witness")
+    races.add_argument("--races", nargs="+", metavar="NAME", help="races to explore (default: all; see --list)")
+    races.add_argument("--kernels", nargs="+", metavar="VERSION", default=["3.4", "4.4", "6.18", "6.18.44"],
+                       help="release profiles (default: 3.4 4.4 6.18 6.18.44)")
+    races.add_argument("--witness", action="store_true", help="print the witness schedule of each Sometimes")
+    races.add_argument("--list", action="store_true", help="list the packaged races and exit")
+
     sub.add_parser("bench", add_help=False,   # its options are benchmarks/run.py's: main() hands them over
                    help="speed and memory at kernel scale against this machine's kernel (benchmarks/run.py; "
                         "bench --help lists its options)")
@@ -128,11 +142,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "matrix":
         from simkernel.matrix import cli_matrix
         return cli_matrix(args, sys.stdout, sys.stderr)
+    if args.command == "races":
+        return _races(args)
     if args.command == "snapshot":
         from simkernel.host.snapshot import run_snapshot
         return run_snapshot(args.pid, compare=args.compare, version=args.kernel, out=sys.stdout, err=sys.stderr)
     parser.print_help(sys.stderr)
     return 2
+
+
+def _races(args: argparse.Namespace) -> int:
+    """`races`: explore each (race, release) with progress on stderr, then the table and the mismatches."""
+    from simkernel.races import RACES, VerdictTable
+    from simkernel.versions import resolve_version
+    if args.list:
+        for name, r in RACES.items():
+            print(f"{name:<24} {r.condition_text}")
+        return 0
+    names = tuple(args.races or RACES)
+    unknown = [n for n in names if n not in RACES]
+    try:
+        versions = tuple(resolve_version(v).name for v in args.kernels)
+    except (KeyError, ValueError) as err:
+        print(f"simkernel races: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+    if unknown:
+        print(f"simkernel races: unknown race {unknown[0]!r}; known: {', '.join(RACES)}", file=sys.stderr)
+        return 2
+    cells = {}
+    total = len(names) * len(versions)
+    for i, (n, v) in enumerate(((n, v) for n in names for v in versions), 1):
+        print(f"[{i}/{total}] {n} on {v} ...", file=sys.stderr, flush=True)
+        cells[(n, v)] = RACES[n].explore(v)
+    table = VerdictTable(names, versions, cells)
+    print(table)
+    if args.witness:
+        for (n, v), res in cells.items():
+            if res.verdict == "Sometimes" and res.witness is not None:
+                print(f"\n{n} on {v}: {RACES[n].condition_text} -- witness:\n{res.witness}")
+    bad = table.mismatches()
+    for n, v, got, want in bad:
+        print(f"MISMATCH {n} on {v}: explored {got}, expected {want}")
+    return 1 if bad else 0
 
 
 def _bench(argv: list[str]) -> int:

@@ -399,3 +399,41 @@ def test_main_snapshot_and_shell_from_pid_in_process(capsys: pytest.CaptureFixtu
         with pytest.raises(SystemExit) as e:
             cli.main(["snapshot", bad])
         assert e.value.code == 2
+
+
+# -- races ---------------------------------------------------------------------------------------------------
+def test_races_list_and_help() -> None:
+    p = run_cli("races", "--list")
+    assert p.returncode == 0
+    assert "readdir-vs-munmap" in p.stdout and "readlink-vs-suid-exec" in p.stdout
+    h = run_cli("races", "--help")
+    assert h.returncode == 0 and "Always/Sometimes/Never" in h.stdout + run_cli("--help").stdout
+    assert "exit status" in h.stdout
+
+
+def test_races_verdicts_with_witness_and_progress() -> None:
+    """The 2026 fix as the command line shows it: Sometimes on 6.18, Never on 6.18.44, exit 0 (as expected)."""
+    p = run_cli("races", "--races", "readlink-vs-suid-exec", "--kernels", "6.18", "6.18.44", "--witness")
+    assert p.returncode == 0, p.stderr
+    row = next(line for line in p.stdout.splitlines() if line.startswith("readlink-vs-suid-exec "))
+    assert row.split()[1:] == ["Sometimes", "Never"]
+    assert "witness:" in p.stdout and "B: sys_execve" in p.stdout
+    assert "[1/2] readlink-vs-suid-exec on 6.18 ..." in p.stderr and "[2/2]" in p.stderr
+
+
+def test_races_bad_arguments_exit_2() -> None:
+    p = run_cli("races", "--kernels", "9.9")
+    assert p.returncode == 2 and "unknown kernel version" in p.stderr
+    p = run_cli("races", "--races", "no-such-race")
+    assert p.returncode == 2 and "unknown race 'no-such-race'" in p.stderr
+
+
+def test_races_mismatch_exits_1(monkeypatch: Any, capsys: Any) -> None:
+    """A verdict other than the expected one (here: an expectation turned upside down) is exit status 1."""
+    import attrs
+    from simkernel import cli
+    from simkernel.races import RACES
+    r = RACES["readlink-vs-suid-exec"]
+    monkeypatch.setitem(RACES, r.name, attrs.evolve(r, expect=lambda prof: "Always"))
+    assert cli.main(["races", "--races", r.name, "--kernels", "6.18.44"]) == 1
+    assert "MISMATCH readlink-vs-suid-exec on 6.18.44: explored Never, expected Always" in capsys.readouterr().out

@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     shell = sub.add_parser(
         "shell", help="a prompt over a simulated kernel (ls, cat, readlink, spawn, as, mmap, why, ...)",
         description="An interactive prompt over a simulated kernel: the commands a learner types (ls -l, "
-                    "cat, readlink, stat, ps, spawn, as/su, id, mmap, munmap, mprotect, trace, why; `help` "
-                    "lists them), each run as the acting task through its system calls.  On a terminal it "
+                    "cat, readlink, stat, ps, spawn, as/su, id, mmap, munmap, mprotect, trace, why, dmesg, "
+                    "fail-nth; `help` lists them), each run as the acting task through its system calls.  On a terminal it "
                     "prompts with history; otherwise it runs SCRIPT or the lines on stdin without a prompt.",
         epilog="example: printf 'spawn app --uid 1000\\nas $PID\\nls -l /proc/1/map_files\\n' | "
                "python -m simkernel shell")

@@ -38,6 +38,7 @@ from simkernel.uapi import capability as C
 from simkernel.uapi import fcntl as F
 from simkernel.uapi import mman as M
 from simkernel.uapi import prctl as P
+from simkernel.shell_debug import DEBUG_COMMANDS, DebugCommands
 from simkernel.userspace import cat, passwd_names, ps
 
 if TYPE_CHECKING:
@@ -257,17 +258,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "exit-task": ("exit-task [STATUS]", "the acting process exits (exit_group); act as its parent or init"),
     "trace": ("trace on [DEPTH] | trace off | trace", "show the kernel call graph of every command"),
     "why": ("why", "explain the last error: which kernel check said no"),
+    **DEBUG_COMMANDS,
     "help": ("help [COMMAND]", "list the commands, or show one command's usage"),
     "quit": ("quit [STATUS]", "leave the shell (also: exit, or end of input)"),
 }
 _ALIASES = {"exit": "quit", "setpriv": "as"}
 
 
-class Shell:
+class Shell(DebugCommands):
     """The shell's state: a kernel, the acting task, variables, the last error and the tracer.
 
     Args:
-        kernel: the kernel to drive (default: a new one of `version`).
+        kernel: the kernel to drive (default: a new one of `version`, booted with the lock validator and
+            the refcount ledger so that `dmesg` has something to say).
         version: kernel release profile for a new kernel.
         out, err: where output and error lines go.
         exit_on_error: stop at the first failing command (`run` then returns 1).
@@ -276,7 +279,7 @@ class Shell:
     def __init__(self, kernel: Kernel | None = None, *, version: str | None = None, out: TextIO | None = None,
                  err: TextIO | None = None, exit_on_error: bool = False) -> None:
         from simkernel.machine import Kernel
-        self.k = kernel if kernel is not None else Kernel(version=version)
+        self.k = kernel if kernel is not None else Kernel(version=version, lockdep=True, ref_tracker=True)
         self.task: Task = self.k.init
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr

@@ -673,3 +673,53 @@ def test_stat_proc_links_count_the_processes() -> None:
     status, out, _ = sh("spawn a\nspawn b\nstat /proc\n")
     assert status == 0
     assert "Links: 5" in out.splitlines()[4]
+
+
+# -- dmesg and fail-nth (simkernel/shell_debug.py) -------------------------------------------------------------
+
+ENTRY = "/proc/2/map_files/7e0000000000-7e0000002000"
+
+
+def test_fail_nth_injects_into_the_next_command_and_reports() -> None:
+    """`fail-nth 1` before readlink: getname's allocation fails (ENOMEM), as /proc/thread-self/fail-nth would."""
+    status, out, err = sh(SETUP + f"fail-nth 1\nreadlink {ENTRY}\nfail-nth\nreadlink {ENTRY}\n")
+    assert status == 0
+    assert err == f"readlink: {ENTRY}: Cannot allocate memory\n"
+    assert "fail-nth: readlink(): injected alloc@getname" in out and "-> ENOMEM" in out
+    assert out.splitlines()[-1] == "/tmp/f"          # disarmed after one system call
+
+
+def test_fail_nth_beyond_the_last_point_and_before_any() -> None:
+    status, out, _err = sh(SETUP + f"fail-nth\nfail-nth 500\nreadlink {ENTRY}\nfail-nth\n")
+    assert status == 0
+    lines = out.splitlines()
+    assert "fail-nth: nothing armed has run yet" in lines
+    assert lines[-2] == "/tmp/f"
+    assert lines[-1].startswith("fail-nth: readlink() has fewer fault points: nothing injected (")
+
+
+def test_fail_nth_usage() -> None:
+    status, _out, err = sh("fail-nth x\n")
+    assert status != 0 and "usage: fail-nth [N]" in err
+
+
+def test_dmesg_prints_and_clears_validator_reports() -> None:
+    """A kernel with a lock-validator splat (the one-pass readdir patch): dmesg prints it, dmesg -c clears it."""
+    from simkernel.patch_examples import one_pass_readdir
+    k = Kernel(lockdep=True, ref_tracker=True)
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell(kernel=k, out=out, err=err)
+    assert shell.run(SETUP.splitlines()) == 0
+    k.patch("fs/proc/base.c:proc_map_files_readdir", one_pass_readdir)
+    assert shell.run(["as 2", "ls /proc/2/map_files", "dmesg -c", "dmesg"]) == 0
+    text = out.getvalue()
+    assert "WARNING: possible recursive locking detected" in text
+    assert text.count("WARNING:") == 1                  # the second dmesg has nothing left
+    assert k.lockdep.reports == []
+
+
+def test_default_shell_kernel_has_the_debugging_facilities() -> None:
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    assert shell.k.lockdep is not None and shell.k.ref_tracker is not None
+    assert shell.run(SETUP.splitlines() + ["ls -l /proc/2/map_files", "dmesg"]) == 0
+    assert shell.k.lockdep.reports == [] and shell.k.ref_tracker.reports == []

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from simkernel.errors import KernelError, oserror_from_errno
@@ -51,6 +52,7 @@ _LISTDIR_FLAGS = F.O_RDONLY | F.O_NONBLOCK | F.O_DIRECTORY | F.O_LARGEFILE | F.O
 _LISTDIR_BUF = 32768
 # CPython's os.readlink() passes a MAXPATHLEN (4096) buffer
 _READLINK_BUF = 4096
+_FS_ENCODING = sys.getfilesystemencoding()     # what os.fsdecode() decodes with ("utf-8" on Linux)
 
 
 def _run_with_work(work: list[Any], name: str, fn: Callable[..., Any], current: Task, hook: Any,
@@ -139,8 +141,9 @@ class Sys:
 
     def readlink(self, path: str, *, dir_fd: int | None = None, bufsiz: int = _READLINK_BUF) -> str:
         """readlink(2); `bufsiz` (an extension) is the user buffer size: the text is cut to it, no NUL."""
-        raw = self._call("readlink", do_readlinkat, _dfd(dir_fd), path, bufsiz, filename=path)
-        return os.fsdecode(raw)
+        raw = self._call("readlink", do_readlinkat, F.AT_FDCWD if dir_fd is None else dir_fd, path, bufsiz,
+                         filename=path)
+        return raw.decode(_FS_ENCODING, "surrogateescape")     # os.fsdecode() of bytes
 
     def listdir(self, path: str = ".") -> list[str]:
         """os.listdir(): opendir + getdents64(32 KiB) until empty + close; without "." and "..".

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simkernel.errors import KernelError
-from simkernel.fs.dcache import IS_ROOT, d_unhashed
+from simkernel.fs.dcache import IS_ROOT
 from simkernel.fs.path import Path
 from simkernel.uapi import errno as E
 
@@ -22,7 +22,7 @@ PATH_MAX = 4096
 
 def d_unlinked(dentry: Dentry) -> bool:
     """d_unlinked(): unhashed and not a root (include/linux/dcache.h)."""
-    return d_unhashed(dentry) and not IS_ROOT(dentry)
+    return not dentry.d_hashed and dentry.d_parent is not dentry    # d_unhashed() && !IS_ROOT(), inline
 
 
 def prepend_path(path: Path, root: Path) -> tuple[str, int]:
@@ -37,9 +37,10 @@ def prepend_path(path: Path, root: Path) -> tuple[str, int]:
     Linux: fs/d_path.c:prepend_path()
     """
     dentry, mnt = path.dentry, path.mnt
+    root_dentry, root_mnt = root.dentry, root.mnt
     parts: list[str] = []
     code = 0
-    while not (dentry is root.dentry and mnt is root.mnt):
+    while dentry is not root_dentry or mnt is not root_mnt:
         if dentry is mnt.mnt_root:
             parent = mnt.mnt_parent
             if parent is None or parent is mnt:
@@ -47,7 +48,7 @@ def prepend_path(path: Path, root: Path) -> tuple[str, int]:
                 break
             dentry, mnt = mnt.mnt_mountpoint, parent
             continue
-        if IS_ROOT(dentry):  # a pseudo dentry that is no mount root: "escaped"
+        if dentry.d_parent is dentry:  # IS_ROOT(): a pseudo dentry that is no mount root: "escaped"
             code = 2
             break
         parts.append(dentry.d_name)
@@ -67,14 +68,15 @@ def d_path(path: Path, root: Path) -> str:
     Linux: fs/d_path.c:d_path()
     """
     dentry = path.dentry
-    if dentry.d_op is not None and dentry.d_op.d_dname is not None and (
+    op = dentry.d_op
+    if op is not None and op.d_dname is not None and (
             not IS_ROOT(dentry) or dentry is not path.mnt.mnt_root):
-        text = dentry.d_op.d_dname(dentry)
+        text = op.d_dname(dentry)
     else:
         text, _code = prepend_path(path, root)
-        if d_unlinked(dentry):
+        if not dentry.d_hashed and dentry.d_parent is not dentry:    # d_unlinked(), a static inline
             text += " (deleted)"
-    if len(text.encode()) + 1 > PATH_MAX:
+    if len(text) >= PATH_MAX // 4 and len(text.encode()) + 1 > PATH_MAX:   # < 1024 characters: < 4096 bytes
         raise KernelError(E.ENAMETOOLONG)
     return text
 

@@ -16,6 +16,7 @@ from attrs import define, field, fields, frozen
 
 if TYPE_CHECKING:
     from simkernel.fs.inode import Inode
+    from simkernel.fs.path import Path
     from simkernel.fs.super import SuperBlock
 
 __all__ = ["Dentry", "DentryOperations", "DCACHE_MOUNTED", "DCACHE_DONTMOUNT", "DCACHE_OP_REVALIDATE",
@@ -60,6 +61,10 @@ class Dentry:
     d_count: int = field(default=0, repr=False)
     d_fsdata: Any = field(default=None, repr=False)
     d_time: int = field(default=0, repr=False)
+    # Model cache, not in struct dentry: the Path (mount, this dentry) the path walk last built for it, reused
+    # while the walk meets the dentry in the same mount (a struct path is a two-pointer value in C; here each
+    # Path costs an allocation).  Paths are immutable values, so sharing one is invisible.
+    d_mnt_path: Path | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         ino = self.d_inode.i_ino if self.d_inode is not None else "-"

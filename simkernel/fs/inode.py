@@ -225,18 +225,18 @@ def inode_permission(current: Any, inode: Inode, mask: int) -> None:
 
     Linux: fs/namei.c:inode_permission()
     """
-    if mask & MAY_WRITE and inode.i_sb.s_flags & SB_RDONLY and (
-            S.S_ISREG(inode.i_mode) or S.S_ISDIR(inode.i_mode) or S.S_ISLNK(inode.i_mode)):
-        raise KernelError(E.EROFS, "inode_permission: write access on a read-only filesystem")
-    if mask & MAY_WRITE and inode.i_flags & S_IMMUTABLE:
-        raise KernelError(E.EPERM, "inode_permission: write access to an immutable inode")
-    if inode.i_op.permission is not None:
-        inode.i_op.permission(current, inode, mask)
+    if mask & MAY_WRITE:
+        if inode.i_sb.s_flags & SB_RDONLY and (
+                S.S_ISREG(inode.i_mode) or S.S_ISDIR(inode.i_mode) or S.S_ISLNK(inode.i_mode)):
+            raise KernelError(E.EROFS, "inode_permission: write access on a read-only filesystem")
+        if inode.i_flags & S_IMMUTABLE:
+            raise KernelError(E.EPERM, "inode_permission: write access to an immutable inode")
+    permission = inode.i_op.permission
+    if permission is not None:
+        permission(current, inode, mask)
     else:
         generic_permission(current, inode, mask)
-    hook = getattr(lsm, "security_inode_permission", None)
-    if hook is not None:
-        hook(current, inode, mask)
+    lsm.security_inode_permission(current, inode, mask)    # looked up per call: a patch of it is seen
 
 
 def inode_owner_or_capable(current: Any, inode: Inode) -> bool:

@@ -114,7 +114,7 @@ def IS_DEADDIR(inode: Any) -> bool:
 def d_can_lookup(dentry: Dentry) -> bool:
     """d_can_lookup(): a directory one can walk into (positive, S_IFDIR). Linux: include/linux/dcache.h"""
     inode = dentry.d_inode
-    return inode is not None and S.S_ISDIR(inode.i_mode)
+    return inode is not None and (inode.i_mode & S.S_IFMT) == S.S_IFDIR
 
 
 def getname(name: Any, flags: int = 0) -> str:
@@ -127,6 +127,8 @@ def getname(name: Any, flags: int = 0) -> str:
 
     Linux: fs/namei.c:getname_flags()
     """
+    if name.__class__ is str and 0 < len(name) < PATH_MAX // 4 and "\0" not in name:
+        return name     # the common case: < 1024 characters are < 4096 bytes in UTF-8 (surrogateescape: 1 each)
     if isinstance(name, (bytes, bytearray)):
         name = bytes(name).decode("utf-8", "surrogateescape")
     if not isinstance(name, str):
@@ -168,7 +170,7 @@ def path_init(current: Task, dfd: int, name: str, flags: int) -> NameiData:
 
 def may_lookup(nd: NameiData) -> None:
     """may_lookup(): search (exec) permission on the directory being walked. Linux: fs/namei.c"""
-    inode_permission(nd.current, nd.inode, MAY_EXEC)
+    inode_permission(nd.current, nd.path.dentry.d_inode, MAY_EXEC)
 
 
 def nd_jump_root(nd: NameiData) -> None:
@@ -263,7 +265,7 @@ def _traverse_mounts(nd: NameiData, path: Path) -> Path:
         child = lookup_mnt(ns, path.mnt, path.dentry) if ns is not None else None
         if child is None:
             break
-        path = Path(child, child.mnt_root)
+        path = _mnt_path(child, child.mnt_root)
         jumped = True
     if path.dentry.d_inode is None:
         raise KernelError(E.ENOENT, f"no entry named {path.dentry.d_name!r} in the directory")
@@ -271,6 +273,14 @@ def _traverse_mounts(nd: NameiData, path: Path) -> Path:
         if nd.flags & LOOKUP_NO_XDEV:
             raise KernelError(E.EXDEV, "the walk crosses a mount under RESOLVE_NO_XDEV")
         nd.jumped = True
+    return path
+
+
+def _mnt_path(mnt: Any, dentry: Dentry) -> Path:
+    """Path(mnt, dentry), reusing the one the walk last built for this dentry (Dentry.d_mnt_path)."""
+    path = dentry.d_mnt_path
+    if path is None or path.mnt is not mnt:
+        path = dentry.d_mnt_path = Path(mnt, dentry)
     return path
 
 
@@ -388,9 +398,18 @@ def step_into(nd: NameiData, flags: int, dentry: Dentry) -> str | None:
 
     Linux: fs/namei.c:step_into()
     """
-    path = _traverse_mounts(nd, Path(nd.path.mnt, dentry))
-    inode = path.dentry.d_inode
-    if (not S.S_ISLNK(inode.i_mode) or (flags & WALK_TRAILING and not nd.flags & LOOKUP_FOLLOW)
+    mnt = nd.path.mnt
+    if dentry.d_flags & DCACHE_MOUNTED:
+        path = _traverse_mounts(nd, _mnt_path(mnt, dentry))
+        inode = path.dentry.d_inode
+    else:   # _traverse_mounts() with nothing mounted, written out (every component of every walk)
+        inode = dentry.d_inode
+        if inode is None:
+            raise KernelError(E.ENOENT, f"no entry named {dentry.d_name!r} in the directory")
+        path = dentry.d_mnt_path    # _mnt_path(), inline
+        if path is None or path.mnt is not mnt:
+            path = dentry.d_mnt_path = Path(mnt, dentry)
+    if ((inode.i_mode & S.S_IFMT) != S.S_IFLNK or (flags & WALK_TRAILING and not nd.flags & LOOKUP_FOLLOW)
             or flags & WALK_NOFOLLOW):
         nd.path = path
         return None
@@ -422,7 +441,7 @@ def walk_component(nd: NameiData, flags: int | bool = 0, *, name: str | None = N
         handle_dots(nd, nd.last_type)
         return None
     dentry = lookup_one(nd.current, nd.last, nd.path.dentry, nd.flags)
-    return step_into(nd, int(flags), dentry)
+    return step_into(nd, flags if flags.__class__ is int else int(flags), dentry)
 
 
 def _last_type(comp: str) -> int:
@@ -442,22 +461,28 @@ def link_path_walk(nd: NameiData, name: str) -> str:
     """
     nd.last_type = LAST_ROOT
     nd.flags |= LOOKUP_PARENT
-    comps = [c for c in name.split("/") if c]
+    comps = list(filter(None, name.split("/")))
     if not comps:
         nd.last, nd.last_slash, nd.dir_mode = "", False, 0
         return ""
-    for i, comp in enumerate(comps):
-        may_lookup(nd)
-        nd.last, nd.last_type = comp, _last_type(comp)
-        if i == len(comps) - 1:
-            nd.last_slash = name.rstrip("/") != name
-            nd.dir_mode, nd.dir_uid = nd.inode.i_mode, nd.inode.i_uid
+    left = len(comps)
+    current = nd.current
+    for comp in comps:
+        inode_permission(current, nd.path.dentry.d_inode, MAY_EXEC)     # may_lookup(nd): a static inline
+        nd.last = comp
+        nd.last_type = LAST_NORM if comp[0] != "." else _last_type(comp)
+        left -= 1
+        if not left:
+            nd.last_slash = name[-1] == "/"
+            inode = nd.path.dentry.d_inode
+            nd.dir_mode, nd.dir_uid = inode.i_mode, inode.i_uid
             nd.flags &= ~LOOKUP_PARENT
             return comp
         body = walk_component(nd, WALK_MORE)
         if body is not None:
             _walk_nested_link(nd, body)
-        if not d_can_lookup(nd.path.dentry):
+        inode = nd.path.dentry.d_inode      # d_can_lookup(): a static inline
+        if inode is None or (inode.i_mode & S.S_IFMT) != S.S_IFDIR:
             raise KernelError(E.ENOTDIR, "a path component is not a directory")
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -87,10 +87,11 @@ def vfs_readlink(current: Task, dentry: Any, buflen: int) -> bytes:
     Linux: fs/namei.c:vfs_readlink()
     """
     inode = dentry.d_inode
-    if not S.S_ISLNK(inode.i_mode):
+    if (inode.i_mode & S.S_IFMT) != S.S_IFLNK:     # !S_ISLNK()
         raise KernelError(E.EINVAL)
-    if inode.i_op.readlink is not None:
-        return inode.i_op.readlink(current, dentry, buflen)
+    readlink = inode.i_op.readlink
+    if readlink is not None:
+        return readlink(current, dentry, buflen)
     body = inode.i_link
     if body is None:
         body = inode.i_op.get_link(current, dentry, inode, None)
@@ -113,6 +114,6 @@ def do_readlinkat(current: Task, dfd: int, name: Any, bufsiz: int) -> bytes:
     inode = path.dentry.d_inode
     if inode is None:
         raise KernelError(E.ENOENT)
-    if not S.S_ISLNK(inode.i_mode) and inode.i_op.readlink is None:
+    if (inode.i_mode & S.S_IFMT) != S.S_IFLNK and inode.i_op.readlink is None:     # !S_ISLNK()
         raise KernelError(E.ENOENT if name == "" else E.EINVAL)
     return vfs_readlink(current, path.dentry, bufsiz)

@@ -93,7 +93,7 @@ def __ptrace_may_access(current: Task, task: Task, mode: int) -> int:
         mode = mode & ~PTRACE_MODE_FSCREDS | PTRACE_MODE_REALCREDS
     if bool(mode & PTRACE_MODE_FSCREDS) == bool(mode & PTRACE_MODE_REALCREDS):
         raise KernelError(E.EPERM, explain=f"ptrace mode {_mode_name(mode)} lacks exactly one of FSCREDS/REALCREDS")
-    if same_thread_group(task, current) if v.ptrace_same_thread_group else task is current:
+    if task.signal is current.signal if v.ptrace_same_thread_group else task is current:   # same_thread_group()
         return 0
     cred = current.cred
     if mode & PTRACE_MODE_FSCREDS:

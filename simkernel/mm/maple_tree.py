@@ -97,11 +97,11 @@ class MapleTree:
 
     def find_le(self, addr: int) -> VmAreaStruct | None:
         """The VMA with the greatest vm_start <= addr (it may end at or below addr), or None."""
-        b, i = self._le(addr)
+        b = bisect_right(self._mins, addr) - 1     # self._le(addr), inline: vma_lookup() of every map_files step
         if b < 0:
             return None
         self.visits += 1
-        return self._vals[b][i]
+        return self._vals[b][bisect_right(self._keys[b], addr) - 1]
 
     def find_after(self, addr: int) -> VmAreaStruct | None:
         """The first VMA with vm_end > addr (find_vma's answer), or None."""

@@ -63,7 +63,7 @@ def find_exact_vma(mm: MmStruct, vm_start: int, vm_end: int) -> VmAreaStruct | N
 
     Linux: include/linux/mm.h:find_exact_vma()
     """
-    vma = vma_lookup(mm, vm_start)
+    vma = mm.mm_rb.find_le(vm_start)     # vma_lookup(), a static inline: the VMA starting at or below vm_start
     if vma is not None and (vma.vm_start != vm_start or vma.vm_end != vm_end):
         vma = None
     return vma

@@ -137,7 +137,7 @@ def task_dump_owner(task: Task, mode: int) -> tuple[int, int]:
         return 0, 0
     cred = task.real_cred
     uid, gid = cred.euid, cred.egid
-    if mode != (S.S_IFDIR | S.S_IRUGO | S.S_IXUGO):
+    if mode != _PID_DIR_MODE:
         mm = task.mm
         if mm is None:
             return 0, 0

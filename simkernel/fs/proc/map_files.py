@@ -69,6 +69,7 @@ __all__ = ["dname_to_vma_addr", "map_files_d_revalidate", "map_files_get_link", 
 BITS_PER_LONG = 64
 _MIN_RECLEN = 24      # the smallest linux_dirent64 record ("%lx-%lx" names have at least 3 characters)
 _HEX_DIGITS = re.compile("[0-9a-fA-F]*")
+_STRICT_NAME = re.compile("([0-9a-fA-F]*)-([0-9a-fA-F]*)")
 
 
 def _parse_hex(s: str, i: int) -> tuple[int, int]:
@@ -111,19 +112,15 @@ def dname_to_vma_addr(name: str, kernel: Kernel | None = None) -> tuple[int, int
 def _parse_strict(s: str, nlz: bool) -> tuple[int, int] | None:
     """The strict parser of v4.16+ (`nlz`: leading zeros refused, v4.17+).  Memoized: a pure function of the name,
     and a readlink parses its entry's name twice (d_revalidate, then ->get_link)."""
-    if nlz and len(s) > 1 and s[0] == "0" and s[1] != "-":
+    m = _STRICT_NAME.fullmatch(s)    # hex digits (maybe none), "-", hex digits (maybe none), nothing else
+    if m is None:
         return None
-    try:
-        start, i = _parse_hex(s, 0)
-        if i >= len(s) or s[i] != "-":
-            return None
-        i += 1
-        if nlz and i + 1 < len(s) and s[i] == "0":
-            return None
-        end, j = _parse_hex(s, i)
-    except ValueError:
+    a, b = m.groups()
+    if nlz and (len(a) > 1 and a[0] == "0" or len(b) > 1 and b[0] == "0"):
         return None
-    if j != len(s):
+    start = int(a, 16) if a else 0
+    end = int(b, 16) if b else 0
+    if start >> BITS_PER_LONG or end >> BITS_PER_LONG:    # _parse_integer() overflow
         return None
     return start, end
 
@@ -254,7 +251,11 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
         addr = dname_to_vma_addr(dentry.d_name, current.kernel)
         if addr is None:  # unreachable: the name was checked at lookup
             raise KernelError(E.EINVAL, "map_files: the name does not parse (it did at lookup)")
-        _mmap_read_lock(current, mm)
+        lock = mm.mmap_lock
+        if current.kernel.version.map_files_mmap_lock_killable:  # _mmap_read_lock(), inline
+            lock.down_read_killable(current)
+        else:
+            lock.down_read(current)
         try:
             vma = find_exact_vma(mm, addr[0], addr[1])
             if vma is None or vma.vm_file is None:
@@ -263,9 +264,9 @@ def map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:
                 raise KernelError(E.ENOENT, f"map_files: no file mapping {dentry.d_name} any more")
             return vma.vm_file.f_path   # file_user_path(): the user-visible path (v6.8+)
         finally:
-            mm.mmap_lock.up_read(current)
+            lock.up_read(current)
     finally:
-        _mmput(mm)
+        mmput(mm)
 
 
 def _map_files_get_link(current: Task, dentry: Dentry, task: Task) -> Path:

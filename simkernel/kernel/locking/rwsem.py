@@ -36,22 +36,35 @@ class RwSemaphore:
 
     def down_read(self, current: Task | None = None) -> None:
         """down_read()."""
-        lock_acquire(current, self, LOCK_SHARED)
+        if current is not None:     # lock_acquire() only when the scheduler or the validator is on (hot path)
+            k = current.kernel
+            if k.sched is not None or k.lockdep is not None:
+                lock_acquire(current, self, LOCK_SHARED)
         self.readers += 1
 
     def down_read_killable(self, current: Task | None) -> None:
-        """down_read_killable(): -EINTR if a fatal signal is pending. Linux: kernel/locking/rwsem.c"""
-        if fatal_signal_pending(current):
+        """down_read_killable(): -EINTR if a fatal signal is pending. Linux: kernel/locking/rwsem.c
+
+        As in the kernel it takes the lock itself (__down_read_killable()), without calling down_read().
+        """
+        if current is not None and current.fatal_signal_pending:    # fatal_signal_pending(), inline
             raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for read")
         if current is not None and current.fail_nth and should_fail(current, "lock", "down_read_killable"):
             raise KernelError(E.EINTR, f"fail-nth: as if a fatal signal arrived while taking {self.name} for read")
-        self.down_read(current)
+        if current is not None:     # rwsem_acquire_read(): lock_acquire() when the scheduler or validator is on
+            k = current.kernel
+            if k.sched is not None or k.lockdep is not None:
+                lock_acquire(current, self, LOCK_SHARED)
+        self.readers += 1
 
     def up_read(self, current: Task | None = None) -> None:
         """up_read()."""
         assert self.readers > 0, f"up_read of {self.name} without down_read"
         self.readers -= 1
-        lock_release(current, self)
+        if current is not None:     # lock_release() only when the validator or the scheduler is on
+            k = current.kernel
+            if k.lockdep is not None or k.sched is not None:
+                lock_release(current, self)
 
     def down_write(self, current: Task | None = None) -> None:
         """down_write()."""

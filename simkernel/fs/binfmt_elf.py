@@ -223,11 +223,24 @@ def load_elf_binary(current: Task, bprm: LinuxBinprm) -> None:
 
     Linux: fs/binfmt_elf.c:load_elf_binary()
     """
-    from simkernel.fs.exec import begin_new_exec, open_exec, setup_new_exec, would_dump
+    from simkernel.fs.exec import open_exec
+    from simkernel.fs.file_table import fput
     img = parse_elf(bprm.buf)
-    interp_file = interp_img = None
+    interp_file = None
     if img.interp is not None:
         interp_file = open_exec(current, img.interp)
+    try:
+        _load_with_interp(current, bprm, img, interp_file)
+    finally:
+        if interp_file is not None:
+            fput(interp_file)       # fput(interpreter): after load_elf_interp(), and on every error path
+
+
+def _load_with_interp(current: Task, bprm: Any, img: ElfImage, interp_file: Any) -> None:
+    """load_elf_binary() from the interpreter checks on (the caller holds and puts the interpreter's file)."""
+    from simkernel.fs.exec import begin_new_exec, setup_new_exec, would_dump
+    interp_img = None
+    if interp_file is not None:
         would_dump(current, bprm, interp_file)
         data = _read_image(current, interp_file)
         if not data.startswith(ELFMAG):

@@ -136,6 +136,26 @@ def _site(op: str) -> RefSite:
     return RefSite(op, site[0], site[1], site[2], tuple(stack))
 
 
+def _unmatched(gets: list[RefSite], puts: list[RefSite]) -> tuple[list[RefSite], list[RefSite]]:
+    """Pair each put with the latest unpaired get of the same function (the usual get ... put in one function),
+    else with the latest unpaired get; return (unpaired gets, unpaired puts), the sites a report names.
+
+    A get that a structure legitimately keeps (an fd slot, a VMA) is unpaired too: a leak report lists it
+    beside the leaking one, as the ledger cannot tell which of two identical references was meant to stay.
+    """
+    open_gets = list(gets)
+    extra: list[RefSite] = []
+    for p in puts:
+        match = next((i for i in range(len(open_gets) - 1, -1, -1) if open_gets[i].function == p.function), None)
+        if match is None and open_gets:
+            match = len(open_gets) - 1
+        if match is None:
+            extra.append(p)
+        else:
+            del open_gets[match]
+    return open_gets, extra
+
+
 def structural_holders(k: Kernel) -> tuple[dict[int, int], dict[int, Any]]:
     """References that kernel structures hold, by object: (id -> count, id -> object).
 
@@ -230,12 +250,14 @@ class RefTracker:
             diff = (now - e.start) - held
             if diff > 0:
                 self.reports.append(RefReport(
-                    "leak", e.ref_type, e.obj, list(e.gets), syscall,
+                    "leak", e.ref_type, e.obj, _unmatched(e.gets, e.puts)[0] or list(e.gets), syscall,
                     f"{diff} reference{'s' if diff > 1 else ''} taken and neither put nor kept by a structure "
                     f"(counter {e.start} -> {now}, structural holders {held:+d})"))
             elif diff < 0:
+                extra = {p.function for p in _unmatched(e.gets, e.puts)[1]}
                 self.reports.append(RefReport(
-                    "double put", e.ref_type, e.obj, list(e.puts), syscall,
+                    "double put", e.ref_type, e.obj, [p for p in e.puts if p.function in extra] or list(e.puts),
+                    syscall,
                     f"{-diff} put{'s' if diff < -1 else ''} more than the references taken or released by "
                     f"structures (counter {e.start} -> {now}, structural holders {held:+d})"))
 

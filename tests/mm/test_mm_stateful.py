@@ -7,6 +7,10 @@ merging (protection, sharing, backing file object, file page, VM_ACCOUNT, VM_NOR
 errno of each call.  After every step the VMA set must be sorted, non-overlapping and page-aligned, and equal
 to the maximal runs of mergeable pages: Linux 6.18 never leaves two adjacent mergeable VMAs apart in these
 operations.  File reference counts and i_mmap_writable must match the VMAs that hold them.
+
+The kernel runs with the lock validator and the refcount ledger (`Kernel(lockdep=True, ref_tracker=True)`):
+after every step neither may have reported anything (issue 6).  A rule lists /proc/self/map_files, reads
+each link and /proc/self/maps, so the procfs paths run under both too.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ class MmMachine(RuleBasedStateMachine):
 
     @initialize()
     def boot(self) -> None:
-        self.k = boot()
+        self.k = boot(lockdep=True, ref_tracker=True)
         self.t = self.k.spawn("stateful")
         s = self.t.sys
         fd = s.open("/tmp/f", O_CREAT | O_RDWR, 0o644)
@@ -269,7 +273,31 @@ class MmMachine(RuleBasedStateMachine):
         self.t.sys.waitpid(child.pid, 0)
         assert {n: f.f_count for n, f in self.files.items()} == counts
 
+    @precondition(lambda self: hasattr(self, "t"))
+    @rule()
+    def read_procfs(self) -> None:
+        s = self.t.sys
+        want = sorted(f"{v.vm_start:x}-{v.vm_end:x}" for v in self.t.mm if v.vm_file is not None)
+        names = s.listdir("/proc/self/map_files")
+        assert sorted(names) == want
+        for name in names:
+            assert s.readlink(f"/proc/self/map_files/{name}")
+        fd = s.open("/proc/self/maps", O_RDONLY)
+        text = b""
+        while chunk := s.read(fd, 4096):
+            text += chunk
+        s.close(fd)
+        assert len(text.splitlines()) == len(self.t.mm)
+
     # -- invariants -------------------------------------------------------------------------------
+    @invariant()
+    def no_lockdep_or_ledger_reports(self) -> None:
+        """The lock validator and the refcount ledger stay silent after every step."""
+        if not hasattr(self, "k"):
+            return
+        assert self.k.ref_tracker.reports == [], self.k.ref_tracker.summary()
+        assert self.k.lockdep.reports == [], self.k.lockdep.dmesg()
+
     @invariant()
     def matches_model(self) -> None:
         if not hasattr(self, "t"):

@@ -22,6 +22,7 @@ from simkernel.fs.file import FMODE_PATH, FMODE_READ, FMODE_WRITE
 from simkernel.fs.file_table import fput, get_file
 from simkernel.fs.mount import MNT_NOEXEC
 from simkernel.kernel.capability import capable
+from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.mm_types import (PAGE_ALIGN, PAGE_SHIFT, VM_ACCOUNT, VM_DONTCOPY, VM_DROPPABLE,
                                    VM_DONTDUMP, VM_EXEC, VM_GROWSDOWN, VM_GROWSUP, VM_LOCKED,
                                    VM_LOCKED_MASK, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE,
@@ -294,8 +295,16 @@ def _mmap_new_vma(current: Task, mm: MmStruct, file: File | None, addr: int, end
                   pgoff: int) -> VmAreaStruct:
     """__mmap_new_vma(): allocate, let the file (or shmem for shared anonymous) set it up, insert.
 
+    Raises:
+        KernelError(ENOMEM): vm_area_alloc() failed (fail-nth "alloc"); the caller aborts the munmap it
+            prepared (vms_abort_munmap_vmas(): a MAP_FIXED over mappings whose ->close already ran leaves a
+            gap, as in Linux; over an empty range nothing changes).
+        Whatever the file's ->mmap raises.
+
     Linux: mm/vma.c:__mmap_new_vma(), __mmap_new_file_vma()
     """
+    if current.fail_nth and should_fail(current, "alloc", "vm_area_alloc"):
+        raise KernelError(E.ENOMEM, "vm_area_alloc(): no memory for the VMA (fail-nth)")
     vma = vm_area_alloc(mm)
     vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff = addr, end, vm_flags, pgoff
     if file is not None:

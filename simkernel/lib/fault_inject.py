@@ -61,6 +61,7 @@ class FaultRecord:
     stack: tuple[str, ...]
     syscall: str
     tid: int
+    emitted: int = -1   # in getdents64: the records already in the user buffer when it fired (-1: elsewhere)
 
     def __str__(self) -> str:
         stack = self.stack[1:] if self.stack and self.stack[0] == self.site else self.stack
@@ -163,6 +164,7 @@ def should_fail(current: Task | None, kind: str, site: str | None = None) -> boo
 def _record(current: Task, kind: str, site: str | None, frame: Any) -> None:
     assert kind in KINDS, f"unknown fault kind {kind!r}"
     names: list[str] = []
+    emitted = -1
     f = frame
     while f is not None:
         mod = f.f_globals.get("__name__", "")
@@ -171,11 +173,13 @@ def _record(current: Task, kind: str, site: str | None, frame: Any) -> None:
         name = f.f_code.co_name
         if not mod.startswith(_SKIP_MODULES) and not name.startswith("<"):
             names.append(name)
+        if name == "sys_getdents64":
+            emitted = len(getattr(f.f_locals.get("ctx"), "entries", None) or ())
         f = f.f_back
     if site is None:
         site = frame.f_code.co_name
     st = fail_nth_state(current.kernel)
-    rec = FaultRecord(kind, site, tuple(names), st.syscall.get(current, ""), current.pid)
+    rec = FaultRecord(kind, site, tuple(names), st.syscall.get(current, ""), current.pid, emitted)
     st.log.append(rec)
     st.last[current] = rec
 

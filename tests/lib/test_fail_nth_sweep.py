@@ -67,6 +67,18 @@ def _getdents_small(t: Any, path: str) -> Callable[[], None]:
     return call
 
 
+def _getdents_from(t: Any, path: str, pos: int) -> Callable[[], None]:
+    """opendir, lseek to an ordinal position, one getdents64(64) (no dots in front to absorb an error), close."""
+    def call() -> None:
+        fd = t.sys.open(path, O_RDONLY | 0o200000)
+        try:
+            t.sys.lseek(fd, pos, 0)
+            t.sys.getdents(fd, 64)
+        finally:
+            t.sys.close(fd)
+    return call
+
+
 def _open_close(t: Any, path: str) -> Callable[[], None]:
     def call() -> None:
         t.sys.close(t.sys.open(path, O_RDONLY))
@@ -100,6 +112,10 @@ def paths(k: simkernel.Kernel, app: Any, other: Any, names: list[str]) -> Iterat
     yield "root: readlink app's fd/3", root, lambda: root.sys.readlink(f"/proc/{app.pid}/fd/3")
     yield "app: readlink /proc/self", app, lambda: app.sys.readlink("/proc/self")
     yield "app: listdir /proc/self/map_files", app, lambda: app.sys.listdir("/proc/self/map_files")
+    yield "app: readlink /proc/thread-self", app, lambda: app.sys.readlink("/proc/thread-self")
+    yield "root: stat map_files directory", root, lambda: root.sys.stat(mf)
+    yield "root: getdents(64) from the middle of map_files", root, _getdents_from(root, mf, 3)
+    yield "app: listdir /proc/<pid>/task", app, lambda: app.sys.listdir(f"/proc/{app.pid}/task")
     yield "app: listdir /proc/<pid>", app, lambda: app.sys.listdir(f"/proc/{app.pid}")
     yield "app: listdir /proc", app, lambda: app.sys.listdir("/proc")
 

@@ -54,7 +54,7 @@ HELD_AT_EXIT = "held_at_exit"
 
 _STACK_DEPTH = 8
 # Frames that are not "kernel-named callers": the locks themselves, the patch and syscall machinery.
-_SKIP_PREFIXES = ("simkernel.kernel.locking", "simkernel.patch.", "simkernel.syscalls", "simkernel.trace",
+_SKIP_PREFIXES = ("simkernel.kernel.locking", "simkernel.patch.", "simkernel.trace",
                   "simkernel.strace", "simkernel.kernel.sched")
 _SKIP_MODULES = frozenset({"simkernel.patch"})
 
@@ -81,19 +81,42 @@ class LockSite:
         return "\n".join(f"{indent}{fn}() [{mod}]" for fn, mod in self.stack)
 
     @classmethod
-    def here(cls, depth: int = 1) -> LockSite:
-        """The site of the caller's caller ... skipping lock and machinery frames (sys._getframe)."""
+    def here(cls, cache: dict[Any, Any] | None = None, depth: int = 1) -> LockSite:
+        """The kernel-named callers of the caller (sys._getframe), innermost first, up to the syscall entry.
+
+        `cache` memoizes what each code object is (a kernel function, a frame to skip, the syscall layer)."""
+        if cache is None:
+            cache = {}
         f: Any = sys._getframe(depth)
         out: list[tuple[str, str]] = []
         while f is not None and len(out) < _STACK_DEPTH:
-            mod = f.f_globals.get("__name__", "")
-            name = f.f_code.co_name
-            if (mod.startswith("simkernel.") and mod not in _SKIP_MODULES and not mod.startswith(_SKIP_PREFIXES)
-                    and not name.startswith("<") and not (name.startswith("_") and not name.startswith("__"))
-                    and not (name.startswith("__") and name.endswith("__"))):
-                out.append((f.f_code.co_qualname, mod))
+            code = f.f_code
+            what = cache.get(code, _UNKNOWN)
+            if what is _UNKNOWN:
+                what = cache[code] = _classify(code, f.f_globals.get("__name__", ""))
+            if what is _STOP:
+                break
+            if what is not None:
+                out.append(what)
             f = f.f_back
         return cls(tuple(out))
+
+
+_UNKNOWN = object()
+_STOP = object()
+
+
+def _classify(code: Any, mod: str) -> Any:
+    """A frame's place in a LockSite: (qualified name, module) for a kernel-named function, None to skip it,
+    _STOP at the system call layer (what lies beyond is the caller's program)."""
+    if mod == "simkernel.syscalls":
+        return _STOP
+    name = code.co_name
+    if (not mod.startswith("simkernel.") or mod in _SKIP_MODULES or mod.startswith(_SKIP_PREFIXES)
+            or name.startswith("<") or (name.startswith("_") and not name.startswith("__"))
+            or (name.startswith("__") and name.endswith("__"))):
+        return None
+    return (code.co_qualname, mod)
 
 
 @define(eq=False)
@@ -217,32 +240,45 @@ class Lockdep:
     held: dict[Any, list[HeldLock]] = field(factory=dict, repr=False)
     _seen: set[Any] = field(factory=set, repr=False, alias="_seen")
     _i_rwsems: dict[Any, Any] = field(factory=dict, repr=False, alias="_i_rwsems")
+    _frames: dict[Any, Any] = field(factory=dict, repr=False, alias="_frames")   # LockSite.here()'s memo
 
     def __attrs_post_init__(self) -> None:
         self.kernel.syscall_work.append(self)
 
     # -- the hooks (mutex.py lock_acquire/lock_release) ------------------------------------------------
-    def acquire(self, current: Task, lock: Any, mode: str) -> None:
-        """lock_acquire(): check the new acquisition against the held locks, record dependencies, push it.
+    def acquire(self, current: Task, lock: Any, mode: str, push: bool = True) -> None:
+        """lock_acquire(): check the new acquisition against the held locks, record dependencies, push it
+        (not with `push=False`: might_lock()).  The place is looked up only when something will keep it: a
+        new class, a new dependency, a report, or the held-lock entry.
 
         Linux: kernel/locking/lockdep.c:__lock_acquire(), validate_chain(), check_deadlock(), check_prevs_add()
         """
         name = lock.name
-        site = LockSite.here()
-        cls = self.graph.classes.get(name)
+        graph = self.graph
+        new: HeldLock | None = None
+        cls = graph.classes.get(name)
         if cls is None:
-            cls = self.graph.classes[name] = LockClass(name, site)
+            new = HeldLock(lock, name, mode, LockSite.here(self._frames))
+            cls = graph.classes[name] = LockClass(name, new.site)
         cls.acquisitions += 1
-        stack = self.held.setdefault(current, [])
-        new = HeldLock(lock, name, mode, site)
+        stack = self.held.get(current)
+        if stack is None:
+            stack = self.held[current] = []
         for h in stack:
             if h.cls == name:
+                if new is None:
+                    new = HeldLock(lock, name, mode, LockSite.here(self._frames))
                 self._recursive(current, stack, h, new)
                 break
         else:
+            edges = graph.edges
             for h in stack:
-                self._add_dependency(current, stack, h, new)
-        stack.append(new)
+                if (h.cls, name) not in edges:
+                    if new is None:
+                        new = HeldLock(lock, name, mode, LockSite.here(self._frames))
+                    self._add_dependency(current, stack, h, new)
+        if push:
+            stack.append(new if new is not None else HeldLock(lock, name, mode, LockSite.here(self._frames)))
 
     def release(self, current: Task, lock: Any) -> None:
         """lock_release(): pop the entry (any position); a lock not held is an unlock imbalance.
@@ -255,15 +291,14 @@ class Lockdep:
                 if stack[i].lock is lock:
                     del stack[i]
                     return
-        self._unlock_imbalance(current, lock, LockSite.here())
+        self._unlock_imbalance(current, lock, LockSite.here(self._frames))
 
     def might_lock(self, current: Task, lock: Any, mode: str) -> None:
-        """might_lock()/might_lock_read(): the checks of taking `lock`, without taking it.
+        """might_lock()/might_lock_read(): the checks of taking `lock` (acquire and release at once).
 
         Linux: include/linux/lockdep.h:might_lock_read()
         """
-        self.acquire(current, lock, mode)
-        self.release(current, lock)
+        self.acquire(current, lock, mode, push=False)
 
     # -- syscall work: lockdep_sys_exit() --------------------------------------------------------------
     def syscall_enter(self, current: Task, name: str) -> None:
@@ -319,8 +354,6 @@ class Lockdep:
     # -- the checks ----------------------------------------------------------------------------------------
     def _add_dependency(self, current: Task, stack: list[HeldLock], prev: HeldLock, nxt: HeldLock) -> None:
         """check_prev_add(): a new prev -> next must not close a cycle (check_noncircular())."""
-        if (prev.cls, nxt.cls) in self.graph.edges:
-            return
         back = self.graph.path(nxt.cls, prev.cls)
         dep = Dependency(prev.cls, nxt.cls, prev.site, nxt.site)
         if back is not None:

@@ -150,8 +150,8 @@ def mm_access_under_mmap_lock(orig: Callable[..., Any], current: Any, file: Any,
     take the mm (get_task_mm()) and its mmap lock, then ask mm_access(), which takes exec_update_lock.  That is
     mmap_lock -> exec_update_lock, the reverse of the order the kernel already uses: the 2026 magic-link
     check holds exec_update_lock while map_files' get_link takes the mmap lock (call_proc_get_link() ->
-    map_files_get_link(), so a readlink records exec_update_lock -> mmap_lock), as exec holds it while it
-    replaces the mm (fs/exec.c:exec_mmap()).  With `Kernel(lockdep=True)`, a readlink of an entry and a listing
+    map_files_get_link(), so a readlink records exec_update_lock -> mmap_lock), and exec_mmap() (fs/exec.c)
+    takes exec_update_lock for write, then the old mm's mmap lock, then task_lock().  With `Kernel(lockdep=True)`, a readlink of an entry and a listing
     with this patch, in either order, give "possible circular locking dependency detected" with both chains.
     Then lists as the stock readdir does (it calls `orig` after the check).
     """

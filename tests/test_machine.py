@@ -121,6 +121,7 @@ def test_find_task_and_spawn(k):
 
 
 def test_kernel_repr_and_version(k):
-    """repr names the release and the number of tasks; the default release is the host's."""
+    """repr names the release and the number of tasks; the default release is the host's; fault injection
+    is off (nothing armed, no syscall work)."""
     assert repr(k) == f"<Kernel {k.version.name} tasks=1>" and k.version.name in simkernel.VERSIONS
-    assert k.might_fail("x") is False
+    assert k.fail_nth_result(k.init) is None and k.init.fail_nth == 0 and k.syscall_work == []

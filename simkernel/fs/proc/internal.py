@@ -15,7 +15,7 @@ from simkernel.fs.dcache import Dentry, DentryOperations, d_add, d_alloc, d_look
 from simkernel.fs.inode import Inode, InodeOperations, new_inode
 from simkernel.fs.read_write import generic_file_llseek_size
 from simkernel.fs.readdir import dir_emit
-from simkernel.kernel.task import PF_KTHREAD, get_pid, get_task_struct
+from simkernel.kernel.task import PF_KTHREAD, get_pid
 from simkernel.kernel.user_namespace import INVALID_UID, make_kgid, make_kuid
 from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
@@ -103,8 +103,11 @@ def get_proc_task(inode: Inode) -> Task | None:
     """
     pid = inode.i_private.pid    # proc_pid(PROC_I(inode)), inline (the hottest procfs helper)
     task = pid.task if pid is not None else None
-    if task is not None:
-        get_task_struct(task)
+    if task is not None:               # get_task_struct(task), inline (a readlink makes three of these)
+        rt = task.kernel.ref_tracker
+        if rt is not None:
+            rt.get(task, "task")
+        task.usage += 1
     return task
 
 

@@ -20,10 +20,11 @@ from simkernel.fs.path import Path
 from simkernel.fs.proc.internal import (DIR, HIDEPID_INVISIBLE, HIDEPID_NO_ACCESS, HIDEPID_NOT_PTRACEABLE, LNK,
                                         PID_DENTRY_OPERATIONS, PROC_I, REG, PidEntry, ProcFsInfo,
                                         generic_file_llseek, get_proc_task, instantiate_into, proc_fill_cache,
-                                        proc_pid_make_inode, proc_setattr, task_dump_owner)
+                                        proc_pid_make_inode, proc_pid_task, proc_setattr, task_dump_owner)
 from simkernel.fs.proc.seq import Cursor, SeqFile, seq_lseek, seq_read
 from simkernel.fs.readdir import dir_emit_dots
 from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+from simkernel.kernel.task import put_task_struct
 from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.memory import might_fault
 from simkernel.uapi import errno as E
@@ -72,7 +73,9 @@ def proc_pid_permission(current: Task, inode: Inode, mask: int) -> None:
     task = get_proc_task(inode)
     if task is None:
         raise KernelError(E.ESRCH, "proc_pid_permission: the process is gone (reaped)")
-    if not has_pid_permissions(current, fs_info, task, HIDEPID_NO_ACCESS):
+    has_perms = has_pid_permissions(current, fs_info, task, HIDEPID_NO_ACCESS)
+    put_task_struct(task)
+    if not has_perms:
         if fs_info.hide_pid == HIDEPID_INVISIBLE:
             raise KernelError(E.ENOENT, "hidepid=invisible: the process is not ptrace-readable")
         raise KernelError(E.EPERM, "hidepid=noaccess: the process is not ptrace-readable")
@@ -84,7 +87,7 @@ def pid_getattr(current: Task, path: Path, stat: Kstat) -> None:
     inode = path.dentry.d_inode
     generic_fillattr(inode, stat)
     stat.uid = stat.gid = 0
-    task = get_proc_task(inode)
+    task = proc_pid_task(inode)          # rcu_read_lock() + pid_task(): no reference
     if task is not None:
         if not has_pid_permissions(current, proc_sb_info(inode), task, HIDEPID_INVISIBLE):
             raise KernelError(E.ENOENT, "hidepid=invisible: hidden from a caller that may not ptrace-read it")
@@ -103,23 +106,29 @@ def call_proc_get_link(current: Task, dentry: Dentry, inode: Inode) -> Path:
     Linux: fs/proc/base.c:proc_fd_access_allowed(), proc_pid_get_link(), proc_pid_readlink()
     """
     task = get_proc_task(inode)
-    get_link = PROC_I(inode).proc_get_link
+    get_link = inode.i_private.proc_get_link     # PROC_I(inode)->op.proc_get_link
     assert get_link is not None
-    if current.kernel.version.proc_link_exec_update_lock:
-        if task is None:
+    locked = current.kernel.version.proc_link_exec_update_lock
+    if task is None:
+        if locked:
             raise KernelError(E.ENOENT, "the process is gone")
-        lock = task.signal.exec_update_lock
-        lock.down_read_killable(current)
-        try:
-            why: list[str] = []
-            if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
-                raise KernelError(E.EACCES, f"ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
-            return get_link(current, dentry, task)
-        finally:
-            lock.up_read(current)
-    if task is None or not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
         raise KernelError(E.EACCES, "proc_fd_access_allowed(): the task is gone or not ptrace-readable")
-    return get_link(current, dentry, task)
+    try:
+        if locked:
+            lock = task.signal.exec_update_lock
+            lock.down_read_killable(current)
+            try:
+                why: list[str] = []
+                if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS, why):
+                    raise KernelError(E.EACCES, f"ptrace_may_access(PTRACE_MODE_READ_FSCREDS) denied: {why[0]}")
+                return get_link(current, dentry, task)
+            finally:
+                lock.up_read(current)
+        if not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
+            raise KernelError(E.EACCES, "proc_fd_access_allowed(): the task is gone or not ptrace-readable")
+        return get_link(current, dentry, task)
+    finally:
+        put_task_struct(task)
 
 
 def proc_pid_get_link(current: Task, dentry: Dentry | None, inode: Inode, nd: NameiData | None) -> None:
@@ -197,10 +206,13 @@ def proc_pident_lookup(current: Task, dir: Inode, dentry: Dentry, ents: tuple[Pi
     task = get_proc_task(dir)
     if task is None:
         raise KernelError(E.ENOENT, "/proc/<pid>: the process is gone")
-    for p in ents:
-        if p.name == dentry.d_name:
-            return proc_pident_instantiate(dentry, task, p)
-    raise KernelError(E.ENOENT, f"/proc/<pid> has no entry named {dentry.d_name!r}")
+    try:
+        for p in ents:
+            if p.name == dentry.d_name:
+                return proc_pident_instantiate(dentry, task, p)
+        raise KernelError(E.ENOENT, f"/proc/<pid> has no entry named {dentry.d_name!r}")
+    finally:
+        put_task_struct(task)
 
 
 def proc_pident_readdir(current: Task, file: File, ctx: Any, ents: tuple[PidEntry, ...]) -> None:
@@ -208,13 +220,17 @@ def proc_pident_readdir(current: Task, file: File, ctx: Any, ents: tuple[PidEntr
     task = get_proc_task(file.f_inode)
     if task is None:
         raise KernelError(E.ENOENT, "readdir of /proc/<pid>: the process is gone")
-    if not dir_emit_dots(file, ctx):
-        return
-    for i in range(ctx.pos - 2, len(ents)):
-        p = ents[i]
-        if not proc_fill_cache(current, file, ctx, p.name, lambda d, p=p: proc_pident_instantiate(d, task, p)):
+    try:
+        if not dir_emit_dots(file, ctx):
             return
-        ctx.pos += 1
+        for i in range(ctx.pos - 2, len(ents)):
+            p = ents[i]
+            if not proc_fill_cache(current, file, ctx, p.name,
+                                   lambda d, p=p: proc_pident_instantiate(d, task, p)):
+                return
+            ctx.pos += 1
+    finally:
+        put_task_struct(task)
 
 
 
@@ -230,10 +246,13 @@ def proc_single_cursor(show: Callable[..., str]) -> Cursor:
     def cursor(current: Task, m: SeqFile, index: int) -> tuple[bytes, int] | None:
         if index != 0:
             return None
-        task = get_proc_task(m.file.f_inode)
+        task = get_proc_task(m.file.f_inode)      # get_pid_task(): put after the show
         if task is None:
             raise KernelError(E.ESRCH, "the process is gone")
-        return show(current, task, m.file).encode("utf-8", "surrogateescape"), 1
+        try:
+            return show(current, task, m.file).encode("utf-8", "surrogateescape"), 1
+        finally:
+            put_task_struct(task)
     return cursor
 
 
@@ -249,7 +268,10 @@ def _seq_open(check: Callable[..., Any] | None, cursor: Callable[[Callable[..., 
         task = get_proc_task(inode)
         if task is None:
             raise KernelError(E.ESRCH, "open of a /proc/<pid> file: the process is gone")
-        private = check(current, task, file) if check is not None else None
+        try:
+            private = check(current, task, file) if check is not None else None
+        finally:
+            put_task_struct(task)
         file.private_data = SeqFile(cursor=cursor(show), private=private, file=file)
     return open_
 
@@ -270,9 +292,12 @@ def _comm_write(current: Task, file: File, data: bytes, pos: int) -> int:
     task = get_proc_task(file.f_inode)
     if task is None:
         raise KernelError(E.ESRCH, "comm: the process is gone")
-    if not same_thread_group(current, task):
-        raise KernelError(E.EINVAL, "comm: only a thread of the same process may write it")
-    task.comm = data.decode("utf-8", "replace").split("\n", 1)[0][:15]
+    try:
+        if not same_thread_group(current, task):
+            raise KernelError(E.EINVAL, "comm: only a thread of the same process may write it")
+        task.comm = data.decode("utf-8", "replace").split("\n", 1)[0][:15]
+    finally:
+        put_task_struct(task)
     return len(data)
 
 
@@ -376,15 +401,18 @@ def _task_lookup(current: Task, dir: Inode, dentry: Dentry, flags: int) -> Dentr
     leader = get_proc_task(dir)
     if leader is None:
         raise KernelError(E.ENOENT, "task/: the process is gone")
-    tid = name_to_int(dentry.d_name)
-    if tid < 0:
-        raise KernelError(E.ENOENT, f"task/: {dentry.d_name!r} is not a thread id")
-    ns = proc_sb_info(dir).pid_ns
-    pid = ns.pid_hash.get(tid)
-    task = pid.task if pid is not None else None
-    if task is None or not same_thread_group(leader, task):
-        raise KernelError(E.ENOENT, f"task/: no thread {tid} in this process")
-    return proc_task_instantiate(dentry, task)
+    try:
+        tid = name_to_int(dentry.d_name)
+        if tid < 0:
+            raise KernelError(E.ENOENT, f"task/: {dentry.d_name!r} is not a thread id")
+        ns = proc_sb_info(dir).pid_ns
+        pid = ns.pid_hash.get(tid)
+        task = pid.task if pid is not None else None
+        if task is None or not same_thread_group(leader, task):
+            raise KernelError(E.ENOENT, f"task/: no thread {tid} in this process")
+        return proc_task_instantiate(dentry, task)
+    finally:
+        put_task_struct(leader)
 
 
 def _task_readdir(current: Task, file: File, ctx: Any) -> None:
@@ -392,10 +420,13 @@ def _task_readdir(current: Task, file: File, ctx: Any) -> None:
     leader = get_proc_task(file.f_inode)
     if leader is None:
         raise KernelError(E.ENOENT, "readdir of task/: the process is gone")
-    if not dir_emit_dots(file, ctx):
-        return
-    ns = proc_sb_info(file.f_inode).pid_ns
-    threads = sorted(leader.signal.threads, key=lambda t: (t is not t.group_leader, t.pid))
+    try:
+        if not dir_emit_dots(file, ctx):
+            return
+        ns = proc_sb_info(file.f_inode).pid_ns
+        threads = sorted(leader.signal.threads, key=lambda t: (t is not t.group_leader, t.pid))
+    finally:
+        put_task_struct(leader)
     for i in range(ctx.pos - 2, len(threads)):
         t = threads[i]
         if not proc_fill_cache(current, file, ctx, str(t.thread_pid.nr_ns(ns)),
@@ -411,6 +442,7 @@ def proc_task_getattr(current: Task, path: Path, stat: Kstat) -> None:
     task = get_proc_task(inode)
     if task is not None:
         stat.nlink += len(task.signal.threads)
+        put_task_struct(task)
 
 
 def _task_dir() -> PidEntry:

@@ -50,42 +50,50 @@ def readdir_by_address(orig: Callable[..., Any], current: Any, file: Any, ctx: A
     from simkernel.fs.readdir import dir_emit_dots
     from simkernel.kernel.fork import mm_access
     from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
+    from simkernel.kernel.task import put_task_struct
     from simkernel.mm.mmap import mmput
     task = get_proc_task(file.f_inode)
     if task is None:
         raise KernelError(E.ENOENT, "map_files: the process is gone")
-    if not dir_emit_dots(file, ctx):
-        return
     try:
-        mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
-    except KernelError as err:
-        if err.errno == E.ESRCH:
+        if not dir_emit_dots(file, ctx):
             return
-        raise
-    resume = ctx.pos if ctx.pos > 2 else 0
-    try:
-        mm.mmap_lock.down_read_killable(current)
         try:
-            items = [(v.vm_start, v.vm_end, v.vm_file.f_mode) for v in mm
-                     if v.vm_file is not None and v.vm_start >= resume]
+            mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+        except KernelError as err:
+            if err.errno == E.ESRCH:
+                return
+            raise
+        resume = ctx.pos if ctx.pos > 2 else 0
+        try:
+            mm.mmap_lock.down_read_killable(current)
+            try:
+                items = [(v.vm_start, v.vm_end, v.vm_file.f_mode) for v in mm
+                         if v.vm_file is not None and v.vm_start >= resume]
+            finally:
+                mm.mmap_lock.up_read(current)
         finally:
-            mm.mmap_lock.up_read(current)
+            mmput(mm)
+        for start, end, fmode in items:
+            if not proc_fill_cache(current, file, ctx, f"{start:x}-{end:x}",
+                                   lambda d, m=fmode: proc_map_files_instantiate(d, task, m)):
+                break
+            ctx.pos = end
     finally:
-        mmput(mm)
-    for start, end, fmode in items:
-        if not proc_fill_cache(current, file, ctx, f"{start:x}-{end:x}",
-                               lambda d, m=fmode: proc_map_files_instantiate(d, task, m)):
-            break
-        ctx.pos = end
+        put_task_struct(task)
 
 
 def lookup_permission_first(orig: Callable[..., Any], current: Any, dir: Any, dentry: Any, flags: int) -> Any:
     """proc_map_files_lookup() with the pre-2026 order: ptrace_may_access() before the name is parsed."""
     from simkernel.fs.proc.internal import get_proc_task
     from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+    from simkernel.kernel.task import put_task_struct
     task = get_proc_task(dir)
-    if task is not None and not ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS):
-        raise KernelError(E.EACCES, "experiment: ptrace_may_access() before the name is parsed")
+    if task is not None:
+        allowed = ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS)
+        put_task_struct(task)
+        if not allowed:
+            raise KernelError(E.EACCES, "experiment: ptrace_may_access() before the name is parsed")
     return orig(current, dir, dentry, flags)
 
 

@@ -69,6 +69,8 @@ def test_lockdep_graph_records_edges_with_sites() -> None:
     assert g.path("&mm->mmap_lock", "&mm->mmap_lock") == []
     assert '"&sig->exec_update_lock" -> "&mm->mmap_lock" [label="map_files_get_link"];' in g.to_dot()
     assert "map_files_get_link" in str(dep)
+    assert repr(k.lockdep) == f"<Lockdep {len(g.classes)} classes, {len(g.edges)} dependencies, 0 reports>"
+    assert repr(g).startswith("<LockGraph ")
     assert k.lockdep.held_locks(t) == ()
 
 

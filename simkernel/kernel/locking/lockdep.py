@@ -155,7 +155,7 @@ class LockClass:
     acquisitions: int = 0
 
 
-@define(eq=False)
+@define(eq=False, repr=False)
 class LockGraph:
     """The class dependency graph: `classes` by name and `edges` by (prev, next), in the order first seen."""
 
@@ -194,6 +194,9 @@ class LockGraph:
                 todo.append(nxt)
         return None
 
+    def __repr__(self) -> str:
+        return f"<LockGraph {len(self.classes)} classes, {len(self.edges)} dependencies>"
+
     def to_dot(self) -> str:
         """Graphviz text of the graph (edges labelled with the function that took the second lock)."""
         lines = ["digraph lockdep {"]
@@ -226,7 +229,7 @@ def _banner(title: str) -> list[str]:
     return ["", rule, f"WARNING: {title}", "-" * len(rule)]
 
 
-@define(eq=False)
+@define(eq=False, repr=False)
 class Lockdep:
     """The validator of one kernel (`k.lockdep`).  See the module docstring.
 
@@ -350,6 +353,10 @@ class Lockdep:
 
     def __iter__(self) -> Iterator[LockdepReport]:
         return iter(self.reports)
+
+    def __repr__(self) -> str:
+        g = self.graph
+        return f"<Lockdep {len(g.classes)} classes, {len(g.edges)} dependencies, {len(self.reports)} reports>"
 
     # -- the checks ----------------------------------------------------------------------------------------
     def _add_dependency(self, current: Task, stack: list[HeldLock], prev: HeldLock, nxt: HeldLock) -> None:

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from simkernel.kernel.task import Pid, PidNamespace, Task
 
 __all__ = ["ProcInodeInfo", "ProcFsInfo", "PidEntry", "DIR", "REG", "LNK", "PROC_I", "proc_pid",
-           "get_proc_task", "proc_pid_task", "proc_pid_make_inode", "task_dump_owner", "pid_update_inode", "pid_revalidate",
+           "get_proc_task", "proc_pid_task", "proc_pid_make_inode", "task_dump_owner", "pid_update_inode",
+           "pid_revalidate",
            "pid_delete_dentry", "PID_DENTRY_OPERATIONS", "proc_fill_cache", "proc_setattr", "HIDEPID_OFF",
            "HIDEPID_NO_ACCESS", "HIDEPID_INVISIBLE", "HIDEPID_NOT_PTRACEABLE", "PROC_BLOCK_BITS", "MAX_NON_LFS",
            "generic_file_llseek"]

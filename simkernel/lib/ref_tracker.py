@@ -121,12 +121,15 @@ def _site(op: str) -> RefSite:
     f = sys._getframe(2)
     stack: list[tuple[str, str, int]] = []
     site: tuple[str, str, int] | None = None
-    while f is not None and len(stack) < _STACK_DEPTH:
+    depth = 0
+    while f is not None and (len(stack) < _STACK_DEPTH or site is None) and depth < 64:
+        depth += 1
         mod = f.f_globals.get("__name__", "?")
         name = f.f_code.co_name
         if mod not in _SKIP_MODULES:
             frame = (name, mod, f.f_lineno)
-            stack.append(frame)
+            if len(stack) < _STACK_DEPTH:
+                stack.append(frame)
             if site is None and mod.startswith("simkernel.") and name not in REF_HELPERS \
                     and not name.startswith("_") and name != "<lambda>":
                 site = frame
@@ -219,6 +222,8 @@ class RefTracker:
 
     # -- syscall work ------------------------------------------------------------------------------
     def syscall_enter(self, current: Task, name: str) -> None:
+        """Count the structural holders (outermost syscall only: syscalls the race explorer interleaves are
+        checked together when the last of them returns)."""
         self._depth += 1
         if self._depth > 1:
             return

@@ -161,14 +161,20 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
             buf = bytearray(data)
             m.index = nxt
             want, size = count - len(out), m.size
-            if len(buf) < want:
-                for data, nxt in records:   # Fill: more whole records while they fit
-                    if len(buf) + len(data) > size:
-                        break
-                    buf += data
-                    m.index = nxt
-                    if len(buf) >= want:
-                        break
+            used = len(buf)
+            if used < want:
+                index = nxt
+                try:
+                    for data, nxt in records:   # Fill: more whole records while they fit
+                        used += len(data)
+                        if used > size:
+                            break
+                        buf += data
+                        index = nxt
+                        if used >= want:
+                            break
+                finally:
+                    m.index = index     # the records taken (also if the cursor fails midway)
             n = min(len(buf), want)
             out += buf[:n]
             m.buf, m.from_, m.count = bytes(buf), n, len(buf) - n

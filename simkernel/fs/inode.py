@@ -29,6 +29,7 @@ __all__ = ["Inode", "InodeOperations", "Kstat", "MAY_EXEC", "MAY_WRITE", "MAY_RE
 MAY_EXEC = 0x00000001
 MAY_WRITE = 0x00000002
 MAY_READ = 0x00000004
+_MAY_RWX = MAY_READ | MAY_WRITE | MAY_EXEC
 MAY_APPEND = 0x00000008
 MAY_ACCESS = 0x00000010
 MAY_OPEN = 0x00000020
@@ -177,7 +178,7 @@ def acl_permission_check(current: Any, inode: Inode, mask: int) -> bool:
         mode >>= 6
     elif cred.in_group_p(inode.i_gid):
         mode >>= 3
-    return (mask & ~mode & (MAY_READ | MAY_WRITE | MAY_EXEC)) == 0
+    return not mask & ~mode & _MAY_RWX
 
 
 def generic_permission(current: Any, inode: Inode, mask: int) -> None:

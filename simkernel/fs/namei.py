@@ -440,7 +440,11 @@ def walk_component(nd: NameiData, flags: int | bool = 0, *, name: str | None = N
     if nd.last_type != LAST_NORM:
         handle_dots(nd, nd.last_type)
         return None
-    dentry = lookup_one(nd.current, nd.last, nd.path.dentry, nd.flags)
+    # lookup_fast(), then lookup_slow() on a miss (fs/namei.c calls these two directly, not lookup_one())
+    current, last, parent, lflags = nd.current, nd.last, nd.path.dentry, nd.flags
+    dentry = lookup_dcache(current, last, parent, lflags)
+    if dentry is None:
+        dentry = lookup_slow(current, last, parent, lflags)
     return step_into(nd, flags if flags.__class__ is int else int(flags), dentry)
 
 

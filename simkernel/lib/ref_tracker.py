@@ -94,6 +94,11 @@ class RefReport:
     syscall: str
     detail: str = ""
 
+    @property
+    def object(self) -> Any:
+        """The task, pid, mm_struct, file or dentry the report is about (same as `obj`)."""
+        return self.obj
+
     def __str__(self) -> str:
         head = ("leaked reference." if self.kind == "leak" else "reference already released.")
         lines = [f"ref_tracker: {self.ref_type} {self.obj!r}: {head} ({self.syscall}: {self.detail})"]
@@ -311,6 +316,9 @@ class RefTracker:
         return True
 
     # -- for notebooks ---------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<RefTracker checked={self.checked} reports={len(self.reports)}>"
+
     def clear(self) -> None:
         """Forget the reports so far."""
         self.reports.clear()

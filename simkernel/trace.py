@@ -71,7 +71,8 @@ INLINE_HELPERS = frozenset({"cap_valid", "cap_raised", "cap_name", "proc_pid", "
                             # (kernel/locking/spinlock.py: task_lock() and spin_lock() are inlines)
                             "might_fault", "task_lock", "task_unlock", "spin_lock", "spin_unlock",
                             # refcount inlines (include/linux/sched/task.h, pid.h, sched/mm.h); rcu pid_task()
-                            "get_task_struct", "put_task_struct", "get_pid", "mmget", "proc_pid_task"})
+                            "get_task_struct", "put_task_struct", "get_pid", "mmget", "mmget_not_zero",
+                            "proc_pid_task"})
 _RETURN_OPCODES = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
 _GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _MAX_VALUE = 48          # characters of one rendered value before it is cut with "..."

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from simkernel.mm.mm_types import MmStruct
 
 __all__ = ["copy_process", "sys_fork", "sys_clone", "ksys_unshare", "check_unshare_flags", "alloc_pid",
-           "get_task_mm", "mmget", "mm_access", "dup_mm", "task_active_pid_ns"]
+           "get_task_mm", "mmget", "mmget_not_zero", "mm_access", "dup_mm", "task_active_pid_ns"]
 
 SIGCHLD = 17
 _CLONE_SUPPORTED = (C.CSIGNAL | C.CLONE_VM | C.CLONE_FS | C.CLONE_FILES | C.CLONE_SIGHAND | C.CLONE_THREAD
@@ -295,6 +295,17 @@ def mmget(mm: MmStruct) -> None:
     if rt is not None:
         rt.get(mm, "mm")
     mm.mm_users += 1
+
+
+def mmget_not_zero(mm: MmStruct) -> bool:
+    """mmget_not_zero(): an mm_users reference unless the address space is already torn down (False).
+
+    Linux: include/linux/sched/mm.h:mmget_not_zero()
+    """
+    if mm.mm_users == 0:
+        return False
+    mmget(mm)
+    return True
 
 
 def mm_access(current: Task, task: Task, mode: int) -> MmStruct | None:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 from simkernel.errors import KernelError
 from simkernel.fs.d_path import d_path
 from simkernel.fs.proc.internal import get_proc_task
+from simkernel.kernel.fork import mmget_not_zero
 from simkernel.kernel.task import put_task_struct
+from simkernel.mm.mmap import mmput
 from simkernel.fs.super import MAJOR, MINOR
 from simkernel.mm.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE
 from simkernel.uapi import errno as E
@@ -145,16 +147,19 @@ def maps_cursor(current: Task, m: Any, index: int) -> Iterator[tuple[bytes, int]
         raise KernelError(E.ESRCH, "maps: the process is gone")
     try:
         mm = m.private
-        if mm is None or mm.mm_users == 0:    # !mmget_not_zero(): the task has exited
+        if mm is None or not mmget_not_zero(mm):    # the task has exited: its mappings are gone
             return
-        lock = mm.mmap_lock
-        lock.down_read_killable(current)      # mmap_read_lock_killable()
         try:
-            root = current.fs.root
-            names: dict[Any, tuple[bytes, bytes]] = {}
-            for vma in mm.mm_rb.iter_from(index):
-                yield show_map_vma(vma, root, names), vma.vm_end
+            lock = mm.mmap_lock
+            lock.down_read_killable(current)      # mmap_read_lock_killable()
+            try:
+                root = current.fs.root
+                names: dict[Any, tuple[bytes, bytes]] = {}
+                for vma in mm.mm_rb.iter_from(index):
+                    yield show_map_vma(vma, root, names), vma.vm_end
+            finally:
+                lock.up_read(current)             # m_stop(): mmap_read_unlock()
         finally:
-            lock.up_read(current)             # m_stop(): mmap_read_unlock()
+            mmput(mm)                             # m_stop(): mmput(mm)
     finally:
         put_task_struct(task)                 # m_stop(): put_task_struct(priv->task)

@@ -275,8 +275,8 @@ def get_task_mm(task: Task, current: Task | None = None) -> MmStruct | None:
         if watched:
             task_unlock(current, task)
         return None
-    cur = current if current is not None else k.fault_current
-    if cur is not None and cur.fail_nth and should_fail(cur, "mm", "get_task_mm"):
+    # fail-nth "mm" (lib/fault_inject.py): k.fault_current is the armed task inside its syscall, else None
+    if k.fault_current is not None and should_fail(k.fault_current, "mm", "get_task_mm"):
         if watched:
             task_unlock(current, task)   # fail-nth "mm": as if the task were exiting (exit_mm() cleared task->mm)
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from simkernel.errors import KernelError
 from simkernel.fs.file_table import fput, get_file
+from simkernel.lib.fault_inject import should_fail
 from simkernel.mm.mm_types import (PAGE_SHIFT, VM_EXEC, VM_MAYWRITE, VM_SHARED, VM_STACK, VM_WRITE, MmStruct,
                                    VmAreaStruct, offset_in_page)
 from simkernel.uapi import errno as E
@@ -258,6 +259,9 @@ def __split_vma(vma: VmAreaStruct, addr: int, new_below: bool) -> VmAreaStruct:
     may_split = getattr(vma.vm_ops, "may_split", None)
     if may_split is not None:
         may_split(vma, addr)
+    k = vma.vm_mm.kernel   # fail-nth "alloc": k.fault_current is the armed task inside its syscall, else None
+    if k.fault_current is not None and should_fail(k.fault_current, "alloc", "vm_area_dup"):
+        raise KernelError(E.ENOMEM, "__split_vma(): vm_area_dup() failed (fail-nth)")
     new = vm_area_dup(vma)
     if new_below:
         new.vm_end = addr

@@ -174,3 +174,30 @@ def test_fail_nth_sweep_is_deterministic() -> None:
             out.append((label, [(s.n, str(s.record), s.errno) for s in r.steps]))
         return out
     assert run() == run()
+
+
+@pytest.mark.parametrize("version", PROFILES)
+def test_fail_nth_sweep_mm_paths(version: str) -> None:
+    """mmap, munmap and mprotect of the mappings map_files lists: the killable mmap lock (EINTR) and the VMA
+    allocations (vm_area_alloc, vm_area_dup: ENOMEM) fail cleanly; only a split may remain (as in Linux)."""
+    k, _ledger, app, _other, _names = scenario(version)
+    fd = app.sys.open("/tmp/g", O_CREAT | O_RDWR, 0o644)
+    app.sys.ftruncate(fd, 5 * 4096)
+    base = app.sys.mmap(0, 5 * 4096, PROT_READ, MAP_PRIVATE, fd, 0)
+
+    free = base + 64 * 4096
+
+    def reset() -> None:   # the 5-page mapping whole again, nothing at `free`
+        app.sys.munmap(free, 2 * 4096)
+        app.sys.munmap(base, 5 * 4096)
+        app.sys.mmap(base, 5 * 4096, PROT_READ, MAP_PRIVATE | 0x10, fd, 0)   # MAP_FIXED
+    reports = []
+    for label, call in (("mmap of a new range", lambda: app.sys.mmap(free, 2 * 4096, PROT_READ, MAP_PRIVATE | 0x10, fd, 0)),
+                        ("munmap of a middle page", lambda: app.sys.munmap(base + 4096, 4096)),
+                        ("mprotect of a middle page", lambda: app.sys.mprotect(base + 4096, 4096, PROT_READ | PROT_WRITE))):
+        reports.append(fail_nth_sweep(k, app, call, label=f"{version} {label}", readonly=False, splits_ok=True,
+                                      before_each=reset))
+    problems = [p for r in reports for p in r.problems]
+    assert not problems, "\n".join(problems) + "\n\n" + "\n\n".join(str(r) for r in reports)
+    sites = {site for r in reports for site in r.sites}
+    assert {"alloc@vm_area_alloc", "alloc@vm_area_dup", "lock@down_write_killable"} <= sites, sites

@@ -75,6 +75,7 @@ class Kernel:
         yama: model a kernel built with Yama (kernel.yama.ptrace_scope exists); the host here has none.
         lockdep: boot with the lock validator (`k.lockdep`; simkernel/kernel/locking/lockdep.py).
         ref_tracker: boot with the refcount ledger (`k.ref_tracker`; simkernel/lib/ref_tracker.py).
+        fault_injection: a CONFIG_FAULT_INJECTION build: /proc/<pid>/fail-nth (simkernel/fs/proc/fail_nth.py).
     """
 
     version: Any = None
@@ -99,6 +100,9 @@ class Kernel:
     # Kernel(lockdep=True) installs the lock validator (kernel/locking/lockdep.py), Kernel(ref_tracker=True)
     # the refcount ledger (lib/ref_tracker.py).  Off, each costs one attribute test per lock or reference.
     lockdep: Any = field(default=False, repr=False)
+    # Built with CONFIG_FAULT_INJECTION: /proc/<pid>/fail-nth exists (this machine's kernel has none, so the
+    # default lists /proc/<pid> as the host does).  `k.fail_nth()` works either way.
+    fault_injection: bool = field(default=False, repr=False)
     ref_tracker: Any = field(default=False, repr=False)
     # The interleaving scheduler while the race explorer runs this kernel (kernel/sched/), else None.
     sched: Any = field(default=None, repr=False)

@@ -292,3 +292,22 @@ def scenario_seq_files(k: Any, d: str) -> list[tuple[str, Any]]:
 def test_seq_files(host: Any, compared: Any) -> None:
     """seq_file reads: page-limited maps, buffered bytes across exit/reap, ESRCH on re-render, pinned ns."""
     run_compare(host, compared, scenario_seq_files)
+
+
+def scenario_pid_dir_rows(k: Any, d: str) -> list[tuple[str, Any]]:
+    """The rows of /proc/<pid> and /proc/<pid>/task/<tid> that the model has (and fail-nth, which only a
+    CONFIG_FAULT_INJECTION build has), in readdir order: the tables' relative order and the build's rows."""
+    from simkernel.fs.proc.base import TGID_BASE_STUFF_FAULT_INJECTION, TID_BASE_STUFF_FAULT_INJECTION
+    t = spawn(k, "target")
+    w = spawn(k, "reader")
+    rows = {p.name for p in TGID_BASE_STUFF_FAULT_INJECTION + TID_BASE_STUFF_FAULT_INJECTION}
+    tgid = [n for n in w.sys.listdir(f"/proc/{t.pid}") if n in rows]
+    tid = [n for n in w.sys.listdir(f"/proc/{t.pid}/task/{t.pid}") if n in rows]
+    return [("tgid rows", tgid), ("tid rows", tid)]
+
+
+def test_pid_dir_rows(host: Any, compared: Any) -> None:
+    """/proc/<pid> lists the modelled rows in the kernel's order, and no fail-nth (no CONFIG_FAULT_INJECTION
+    on this host, none in a default Kernel())."""
+    h = dict(run_compare(host, compared, scenario_pid_dir_rows))
+    assert "map_files" in h["tgid rows"] and "fail-nth" not in h["tgid rows"]

@@ -16,8 +16,8 @@ from simkernel.uapi import stat as S
 from tests.helpers import raises_errno
 
 
-def _setup() -> tuple[simkernel.Kernel, Any, str]:
-    k = simkernel.Kernel()
+def _setup(**config: Any) -> tuple[simkernel.Kernel, Any, str]:
+    k = simkernel.Kernel(**config)
     t = k.spawn("app", uid=1000, gid=1000)
     fd = t.sys.open("/tmp/f", O_CREAT | O_RDWR, 0o644)
     t.sys.ftruncate(fd, 8192)
@@ -158,7 +158,7 @@ def test_proc_fill_cache_dentry_fault_emits_ino_1() -> None:
 
 def test_proc_fail_nth_file_arms_reads_and_disarms() -> None:
     """write "n" arms the countdown across syscalls, read shows what is left ("0" after the injection)."""
-    k, t, entry = _setup()
+    k, t, entry = _setup(fault_injection=True)
     fd = t.sys.open(f"/proc/{t.pid}/task/{t.pid}/fail-nth", O_RDWR)
     assert t.sys.pread(fd, 16, 0) == b"0\n"
     t.sys.write(fd, b"1\n")
@@ -174,7 +174,7 @@ def test_proc_fail_nth_file_arms_reads_and_disarms() -> None:
 
 def test_proc_fail_nth_file_rejects_garbage_and_strangers() -> None:
     """EINVAL/ERANGE from kstrtouint; mode 0644 owned by the task: another uid cannot open it for writing."""
-    k, t, _entry = _setup()
+    k, t, _entry = _setup(fault_injection=True)
     path = f"/proc/{t.pid}/fail-nth"
     assert t.sys.stat(path).st_mode & 0o7777 == 0o644
     fd = t.sys.open(path, O_RDWR)
@@ -186,6 +186,19 @@ def test_proc_fail_nth_file_rejects_garbage_and_strangers() -> None:
     with raises_errno(E.EACCES):
         other.sys.open(path, O_RDWR)
     assert "fail-nth" in t.sys.listdir(f"/proc/{t.pid}")
+
+
+def test_fail_nth_file_only_in_a_fault_injection_build() -> None:
+    """This machine's kernel has no CONFIG_FAULT_INJECTION: a default Kernel() lists /proc/<pid> without
+    fail-nth (ENOENT), as the host does; Kernel.fail_nth() still works."""
+    k, t, entry = _setup()
+    assert "fail-nth" not in t.sys.listdir(f"/proc/{t.pid}")
+    assert "fail-nth" not in t.sys.listdir(f"/proc/{t.pid}/task/{t.pid}")
+    with raises_errno(E.ENOENT):
+        t.sys.stat(f"/proc/{t.pid}/fail-nth")
+    k.fail_nth(t, 1)
+    with raises_errno(E.ENOMEM):
+        t.sys.readlink(entry)
 
 
 @pytest.mark.parametrize("text,value", [(b"5\n", 5), (b"+7", 7), (b"010", 8), (b"0x1f", 31), (b"0", 0),

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from simkernel.fs.namei import NameiData
     from simkernel.kernel.task import Task
 
-__all__ = ["TGID_BASE_STUFF", "TID_BASE_STUFF", "has_pid_permissions", "proc_pid_permission", "pid_getattr",
+__all__ = ["TGID_BASE_STUFF", "TID_BASE_STUFF", "TGID_BASE_STUFF_FAULT_INJECTION", "TID_BASE_STUFF_FAULT_INJECTION",
+           "has_pid_permissions", "proc_pid_permission", "pid_getattr",
            "proc_pid_get_link", "proc_pid_readlink", "call_proc_get_link", "proc_pid_instantiate",
            "proc_task_instantiate", "proc_pident_lookup", "proc_pident_readdir", "PROC_PID_LINK_INODE_OPERATIONS",
            "proc_exe_link", "proc_cwd_link", "proc_root_link", "proc_task_getattr", "pid_entry_nlink",
@@ -452,21 +453,25 @@ def _task_dir() -> PidEntry:
     return DIR("task", S.S_IRUGO | S.S_IXUGO, iop, fop)
 
 
-def _build_tables() -> tuple[tuple[PidEntry, ...], tuple[PidEntry, ...]]:
-    """tgid_base_stuff[] and tid_base_stuff[], in the kernel's relative order."""
+def _build_tables(fault_injection: bool) -> tuple[tuple[PidEntry, ...], tuple[PidEntry, ...]]:
+    """tgid_base_stuff[] and tid_base_stuff[], in the kernel's relative order; with "fail-nth" in a
+    CONFIG_FAULT_INJECTION build."""
     fd, maps, status = _dir_fd(), _maps_entry(), _status_entry()
     comm = _reg("comm", S.S_IRUGO | S.S_IWUSR, _comm_show, write=_comm_write)
     cwd, root, exe = LNK("cwd", proc_cwd_link), LNK("root", proc_root_link), LNK("exe", proc_exe_link)
     uid_map, gid_map, setgroups = _id_map_entry("uid"), _id_map_entry("gid"), _setgroups_entry()
     from simkernel.fs.proc.fail_nth import fail_nth_entry
-    fail_nth = fail_nth_entry()   # CONFIG_FAULT_INJECTION: before uid_map in both tables
-    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe, fail_nth, uid_map, gid_map,
+    fail_nth = (fail_nth_entry(),) if fault_injection else ()   # CONFIG_FAULT_INJECTION: before uid_map
+    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe, *fail_nth, uid_map, gid_map,
             setgroups)
-    tid = (fd, status, comm, maps, cwd, root, exe, fail_nth, uid_map, gid_map, setgroups)
+    tid = (fd, status, comm, maps, cwd, root, exe, *fail_nth, uid_map, gid_map, setgroups)
     return tgid, tid
 
 
-TGID_BASE_STUFF, TID_BASE_STUFF = _build_tables()
+# The tables of a kernel built like this machine's (no CONFIG_FAULT_INJECTION, so no fail-nth), and of one
+# built with it (`Kernel(fault_injection=True)`).
+TGID_BASE_STUFF, TID_BASE_STUFF = _build_tables(fault_injection=False)
+TGID_BASE_STUFF_FAULT_INJECTION, TID_BASE_STUFF_FAULT_INJECTION = _build_tables(fault_injection=True)
 
 # Directories of the real tables that simkernel does not model (fdinfo, ns, net, attr on a 6.18 x86-64
 # build): they still count in the link count of /proc/<pid> and /proc/<pid>/task/<tid>, which
@@ -515,12 +520,14 @@ def _instantiate_pid_dir(dentry: Dentry, task: Task, ents: tuple[PidEntry, ...])
 def proc_pid_instantiate(dentry: Dentry, task: Task) -> Dentry:
     """proc_pid_instantiate(): /proc/<pid>, built from tgid_base_stuff, marked S_IMMUTABLE (so an unlink
     or rmdir inside it is EPERM from inode_permission(MAY_WRITE) even for its owner). Linux: fs/proc/base.c"""
-    return _instantiate_pid_dir(dentry, task, TGID_BASE_STUFF)
+    fi = task.kernel.fault_injection
+    return _instantiate_pid_dir(dentry, task, TGID_BASE_STUFF_FAULT_INJECTION if fi else TGID_BASE_STUFF)
 
 
 def proc_task_instantiate(dentry: Dentry, task: Task) -> Dentry:
     """proc_task_instantiate(): /proc/<pid>/task/<tid>, built from tid_base_stuff. Linux: fs/proc/base.c"""
-    return _instantiate_pid_dir(dentry, task, TID_BASE_STUFF)
+    fi = task.kernel.fault_injection
+    return _instantiate_pid_dir(dentry, task, TID_BASE_STUFF_FAULT_INJECTION if fi else TID_BASE_STUFF)
 
 
 def proc_pid_lookup(current: Task, dentry: Dentry) -> Dentry | None:

@@ -7,7 +7,8 @@ read, write "0" (Documentation/fault-injection/fault-injection.rst) -- and the o
 passes fault points too, so open it before arming.  Mode 0644: the owner (task_dump_owner) may arm it.
 
 The host this model is checked against is built without CONFIG_FAULT_INJECTION, so its /proc/<pid> has no
-such file; the model lists it because it models fault injection.
+such file, and neither has a default `Kernel()`; `Kernel(fault_injection=True)` is the build with it.
+(`Kernel.fail_nth()`, the simulator's own switch, works on both.)
 
 Linux: fs/proc/base.c:proc_fail_nth_write(), proc_fail_nth_read(), tgid_base_stuff[]/tid_base_stuff[]
 (REG("fail-nth", 0644, proc_fail_nth_operations) under CONFIG_FAULT_INJECTION)

@@ -477,5 +477,19 @@ def mmput(mm: MmStruct) -> None:
     if mm.exe_file is not None:
         exe, mm.exe_file = mm.exe_file, None
         fput(exe)
-    mm.mm_count -= 1       # mmdrop()
+    mmdrop(mm)
+
+
+def mmgrab(mm: MmStruct) -> None:
+    """mmgrab(): pin the struct mm_struct itself (mm_count), not its mappings. Linux: include/linux/sched/mm.h"""
+    mm.mm_count += 1
+
+
+def mmdrop(mm: MmStruct) -> None:
+    """mmdrop(): drop an mm_count reference (the last one would free the struct: nothing to free here).
+
+    Linux: include/linux/sched/mm.h:mmdrop(), kernel/fork.c:__mmdrop()
+    """
+    assert mm.mm_count > 0, "mmdrop of a freed mm"
+    mm.mm_count -= 1
 

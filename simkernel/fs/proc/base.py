@@ -278,8 +278,10 @@ def _seq_open(check: Callable[..., Any] | None, cursor: Callable[[Callable[..., 
 
 
 def _reg(name: str, mode: int, show: Callable[..., str], open_check: Callable[..., Any] | None = None,
-         write: Callable[..., int] | None = None, cursor: Callable[..., Cursor] = proc_single_cursor) -> PidEntry:
-    fop = FileOperations(open=_seq_open(open_check, cursor, show), read=seq_read, llseek=seq_lseek, write=write)
+         write: Callable[..., int] | None = None, cursor: Callable[..., Cursor] = proc_single_cursor,
+         release: Callable[..., None] | None = None) -> PidEntry:
+    fop = FileOperations(open=_seq_open(open_check, cursor, show), read=seq_read, llseek=seq_lseek, write=write,
+                         release=release)
     return REG(name, mode, fop, show)
 
 
@@ -303,9 +305,9 @@ def _comm_write(current: Task, file: File, data: bytes, pos: int) -> int:
 
 
 def _maps_entry() -> PidEntry:
-    from simkernel.fs.proc.task_mmu import maps_cursor, proc_maps_open_check, show_maps
+    from simkernel.fs.proc.task_mmu import maps_cursor, proc_map_release, proc_maps_open_check, show_maps
     return _reg("maps", S.S_IRUGO, show_maps, lambda current, task, file: proc_maps_open_check(current, task),
-                cursor=lambda show: maps_cursor)
+                cursor=lambda show: maps_cursor, release=proc_map_release)
 
 
 def _status_entry() -> PidEntry:

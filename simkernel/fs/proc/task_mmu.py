@@ -18,7 +18,7 @@ from simkernel.fs.d_path import d_path
 from simkernel.fs.proc.internal import get_proc_task
 from simkernel.kernel.fork import mmget_not_zero
 from simkernel.kernel.task import put_task_struct
-from simkernel.mm.mmap import mmput
+from simkernel.mm.mmap import mmdrop, mmgrab, mmput
 from simkernel.fs.super import MAJOR, MINOR
 from simkernel.mm.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE
 from simkernel.uapi import errno as E
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from simkernel.kernel.task import Task
     from simkernel.mm.mm_types import MmStruct, VmAreaStruct
 
-__all__ = ["show_map_vma", "show_maps", "render_maps", "proc_maps_open_check", "maps_cursor"]
+__all__ = ["show_map_vma", "show_maps", "render_maps", "proc_maps_open_check", "proc_map_release", "maps_cursor"]
 
 _PAD = 25 + 8 * 6 - 1   # seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)
 # the rwx[ps] column, indexed by VM_READ|VM_WRITE|VM_EXEC plus 8 for VM_MAYSHARE
@@ -106,10 +106,19 @@ def proc_maps_open_check(current: Task, task: Task) -> Any:
             return None
         raise
     if mm is not None:
-        mm.mm_count += 1      # mmgrab(): keep the struct, not the mappings
-        from simkernel.mm.mmap import mmput
+        mmgrab(mm)            # keep the struct, not the mappings
         mmput(mm)
     return mm
+
+
+def proc_map_release(inode: Any, file: File) -> None:
+    """proc_map_release(): drop the mm_struct pinned at open (mmdrop), then seq_release.
+
+    Linux: fs/proc/task_mmu.c:proc_map_release()
+    """
+    mm = getattr(file.private_data, "private", None)
+    if mm is not None:
+        mmdrop(mm)
 
 
 def show_maps(current: Task, task: Task, file: File) -> str:

@@ -116,3 +116,19 @@ def test_show_maps_without_private_data_is_empty() -> None:
         private_data = None
     s = setup()
     assert show_maps(s.root, s.t, F()) == ""
+
+
+def test_maps_open_pins_the_mm_struct_until_release() -> None:
+    """proc_maps_open() mmgrab()s the mm (mm_count) for the file's lifetime; proc_map_release() mmdrop()s it:
+    three open/read/close cycles leave mm_count where it was, an open file holds one."""
+    import simkernel
+    from simkernel.uapi import O_RDONLY
+    k = simkernel.Kernel()
+    t = k.spawn("a")
+    before = t.mm.mm_count
+    for _ in range(3):
+        fd = t.sys.open(f"/proc/{t.pid}/maps", O_RDONLY)
+        assert t.mm.mm_count == before + 1
+        t.sys.read(fd, 4096)
+        t.sys.close(fd)
+    assert t.mm.mm_count == before

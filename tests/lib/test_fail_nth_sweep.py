@@ -24,11 +24,8 @@ RESULTS_FILE = ".fail-nth.json"
 
 
 def boot(version: str) -> tuple[simkernel.Kernel, bool]:
-    """A kernel with the refcount ledger when this tree has one."""
-    try:
-        return simkernel.Kernel(version=version, ref_tracker=True), True
-    except (ImportError, TypeError):   # before simkernel/lib/ref_tracker.py
-        return simkernel.Kernel(version=version), False
+    """A kernel with the refcount ledger (the sweep checks it after every injected fault)."""
+    return simkernel.Kernel(version=version, ref_tracker=True), True
 
 
 def scenario(version: str) -> tuple[simkernel.Kernel, bool, Any, Any, list[str]]:

@@ -55,7 +55,8 @@ __all__ = ["Trace", "SyscallLayer", "TraceNode", "SyscallHookChain", "install_sy
 _EXCLUDED_MODULES = frozenset({"simkernel.trace", "simkernel.strace", "simkernel.display", "simkernel.syscalls",
                                "simkernel.userspace", "simkernel.demo", "simkernel.cli", "simkernel.__main__",
                                "simkernel.errors", "simkernel.mm.maple_tree",
-                               "simkernel.kernel.locking.lockdep", "simkernel.lib.ref_tracker"})
+                               "simkernel.kernel.locking.lockdep", "simkernel.kernel.locking.lockdep_report",
+                               "simkernel.lib.ref_tracker"})
 # (the lock validator, the refcount ledger and the interleaving scheduler are debugging machinery, not the
 # call graph being debugged)
 _EXCLUDED_PACKAGES = ("simkernel.uapi", "simkernel.host", "simkernel.kernel.sched")

@@ -173,7 +173,7 @@ def test_mm_access_under_mmap_lock_reports_circular_dependency(readlink_first: b
 
 
 def test_lockdep_longer_cycle_prints_the_chain() -> None:
-    """A -> B, B -> C, then C -> A: a three-class cycle, "Chain exists of" instead of the two-CPU picture."""
+    """A -> B, B -> C, then C -> A: a three-class cycle, "Chain exists of" before the two-CPU picture."""
     k = simkernel.Kernel(lockdep=True)
     cur = k.init
     a, b, c = Mutex("A"), Mutex("B"), Mutex("C")
@@ -184,7 +184,11 @@ def test_lockdep_longer_cycle_prints_the_chain() -> None:
         first.unlock(cur)
     (r,) = k.lockdep.reports
     assert r.kind == CIRCULAR and r.classes == ("A", "B", "C")
-    assert len(r.chains[0]) == 2 and "Chain exists of" in r.text and "-> #2 (C):" in r.text
+    assert len(r.chains[0]) == 2 and "-> #2 (C):" in r.text
+    # print_circular_lock_scenario(): source (new) --> parent --> target (held), then the two-CPU picture
+    assert "Chain exists of:\n  A --> B --> C\n" in r.text
+    assert "  lock(C);\n                               lock(B);\n                               lock(C);\n" \
+           "  lock(A);\n" in r.text
 
 
 # -- recursion, unlock balance, return to user ------------------------------------------------------------------

@@ -21,8 +21,11 @@ through `lock_acquire()`/`lock_release()` (mutex.py).  As in the kernel:
 
 Reports are `LockdepReport` objects in `k.lockdep.reports`; `str(report)` prints it the way lockdep writes
 the splat to the kernel log (without addresses; a place is "function() [module]" with the kernel-named
-callers below it).  They are not oopses: the kernel only warns.  The same problem (same kind, same classes)
-is reported once.  Simplifications: no irq-safety states, no nesting annotations (down_read_nested), no
+callers below it; the text is built in lockdep_report.py).  They are not oopses: the kernel only warns.  The same problem (same kind, same classes)
+is reported once.  Where the kernel records only the dependency from the most recent held lock to the new one
+(check_prevs_add() stops at the first non-trylock entry), the model records one from every held lock: the
+same cycles are found (each held lock reaches the newest one through the kernel's edges), but a circular
+report may print a shorter existing chain than the kernel's.  Simplifications: no irq-safety states, no nesting annotations (down_read_nested), no
 trylocks; the kernel turns itself off after its first splat (debug_locks_off()), the model keeps checking.
 
 Linux: kernel/locking/lockdep.c (check_deadlock, check_noncircular, check_prev_add, print_circular_bug,
@@ -37,6 +40,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from attrs import define, field, frozen
 
+from simkernel.kernel.locking.lockdep_report import (CIRCULAR, HELD_AT_EXIT, RECURSIVE, UNLOCK_IMBALANCE,
+                                                     LockdepReport, print_circular_bug, print_deadlock_bug,
+                                                     print_held_at_exit, print_unlock_imbalance_bug, task_name)
 from simkernel.kernel.locking.rwsem import RwSemaphore
 from simkernel.uapi.stat import S_ISDIR
 
@@ -46,11 +52,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Lockdep", "LockdepReport", "LockGraph", "LockClass", "LockSite", "Dependency", "HeldLock",
            "CIRCULAR", "RECURSIVE", "UNLOCK_IMBALANCE", "HELD_AT_EXIT"]
-
-CIRCULAR = "circular"
-RECURSIVE = "recursive"
-UNLOCK_IMBALANCE = "unlock_imbalance"
-HELD_AT_EXIT = "held_at_exit"
 
 _STACK_DEPTH = 8
 # Frames that are not "kernel-named callers": the locks themselves, the patch and syscall machinery.
@@ -204,31 +205,6 @@ class LockGraph:
         return "\n".join(lines + ["}"])
 
 
-@define(eq=False)
-class LockdepReport:
-    """One lockdep splat.  `kind`: CIRCULAR, RECURSIVE, UNLOCK_IMBALANCE or HELD_AT_EXIT; `task`: "comm/pid";
-    `chains`: for CIRCULAR (the existing chain new -> ... -> held, [the new dependency held -> new]); for
-    RECURSIVE ([the held entry's site], [the new acquisition's site]) as one-site tuples; `text`: the splat."""
-
-    kind: str
-    task: str
-    classes: tuple[str, ...]
-    chains: tuple[tuple[Any, ...], ...]
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _task_name(task: Task) -> str:
-    return f"{task.comm}/{task.pid}"
-
-
-def _banner(title: str) -> list[str]:
-    rule = "=" * (len(title) + 9)
-    return ["", rule, f"WARNING: {title}", "-" * len(rule)]
-
-
 @define(eq=False, repr=False)
 class Lockdep:
     """The validator of one kernel (`k.lockdep`).  See the module docstring.
@@ -313,16 +289,10 @@ class Lockdep:
         Linux: kernel/locking/lockdep.c:lockdep_sys_exit()
         """
         stack = self.held.get(current)
-        if stack:
-            key = (HELD_AT_EXIT, current, tuple(h.cls for h in stack))
-            if key in self._seen:
-                return
-            self._seen.add(key)
-            who = _task_name(current)
-            lines = _banner("lock held when returning to user space!")
-            lines += [f"{who} is leaving the kernel with locks still held! (returning from {name}())"]
-            lines += self._held_lines(current, stack)
-            self._report(HELD_AT_EXIT, who, tuple(h.cls for h in stack), (tuple(h.site for h in stack),), lines)
+        if stack and self._once((HELD_AT_EXIT, current, tuple(h.cls for h in stack))):
+            who = task_name(current)
+            self._report(HELD_AT_EXIT, who, tuple(h.cls for h in stack), (tuple(h.site for h in stack),),
+                         print_held_at_exit(who, stack, name))
 
     def i_rwsem(self, inode: Any) -> Any:
         """inode->i_rwsem of `inode`, created on first use: the VFS takes it for the validator only (no
@@ -367,80 +337,34 @@ class Lockdep:
             self._circular(current, stack, prev, nxt, back, dep)
         self.graph.add(dep)
 
-    def _held_lines(self, current: Task, stack: list[HeldLock]) -> list[str]:
-        who = _task_name(current)
-        n = len(stack)
-        if not n:
-            return ["", f"no locks held by {who}."]
-        lines = ["", f"{n} lock{'s' if n > 1 else ''} held by {who}:"]
-        lines += [f" #{i}: {h.describe()}" for i, h in enumerate(stack)]
-        return lines
+    def _once(self, key: tuple[Any, ...]) -> bool:
+        """True the first time a problem (kind and classes, or places) is seen: each is reported once."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
     def _circular(self, current: Task, stack: list[HeldLock], prev: HeldLock, nxt: HeldLock,
                   back: list[Dependency], dep: Dependency) -> None:
         """print_circular_bug(): the existing chain next -> ... -> prev, then the new prev -> next."""
         cycle = tuple(sorted({prev.cls, nxt.cls, *(d.next for d in back)}))
-        key = (CIRCULAR, cycle)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        who = _task_name(current)
-        lines = _banner("possible circular locking dependency detected")
-        lines += [f"{who} is trying to acquire lock:", f" {nxt.describe()}", "",
-                  "but task is already holding lock:", f" {prev.describe()}", "",
-                  "which lock already depends on the new lock.", "",
-                  f"the new dependency: {prev.cls} (taken at {prev.site}) -> {nxt.cls} (taken at {nxt.site})", "",
-                  "the existing dependency chain (in reverse order) is:"]
-        n = len(back)
-        for i, d in enumerate(reversed(back)):
-            lines += ["", f"-> #{n - i} ({d.next}):",
-                      f"       taken while holding {d.prev} (taken at {d.prev_site}):", d.next_site.backtrace()]
-        lines += ["", f"-> #0 ({nxt.cls}):", nxt.site.backtrace(), "", "other info that might help us debug this:", ""]
-        if n == 1:
-            a, b = prev.cls, nxt.cls
-            lines += [" Possible unsafe locking scenario:", "",
-                      "       CPU0                    CPU1", "       ----                    ----",
-                      f"  lock({a});", f"                               lock({b});",
-                      f"                               lock({a});", f"  lock({b});", "", " *** DEADLOCK ***"]
-        else:
-            chain = " -> ".join([nxt.cls, *(d.next for d in back)])
-            lines += [f"Chain exists of:\n  {chain} -> {nxt.cls}"]
-        lines += self._held_lines(current, stack)
-        lines += ["", "stack backtrace:", nxt.site.backtrace(" ")]
-        self._report(CIRCULAR, who, cycle, (tuple(back), (dep,)), lines)
+        if self._once((CIRCULAR, cycle)):
+            who = task_name(current)
+            self._report(CIRCULAR, who, cycle, (tuple(back), (dep,)), print_circular_bug(who, stack, prev, nxt, back))
 
     def _recursive(self, current: Task, stack: list[HeldLock], held: HeldLock, new: HeldLock) -> None:
         """print_deadlock_bug(): the class is already held by this task (no recursive readers modelled)."""
-        key = (RECURSIVE, held.cls, held.site.function, new.site.function)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        who = _task_name(current)
-        lines = _banner("possible recursive locking detected")
-        lines += [f"{who} is trying to acquire lock:", f" {new.describe()}", "",
-                  "but task is already holding lock:", f" {held.describe()}", "",
-                  "other info that might help us debug this:", " Possible unsafe locking scenario:", "",
-                  "       CPU0", "       ----", f"  lock({held.cls});", f"  lock({new.cls});", "",
-                  " *** DEADLOCK ***", "", " May be due to missing lock nesting notation"]
-        if held.mode == new.mode == "read":
-            lines += ["", " (read after read: rw_semaphore readers do not nest -- a writer queued between the",
-                      "  two down_read()s blocks the second, and the first is never released)"]
-        lines += self._held_lines(current, stack)
-        lines += ["", "the held lock was taken at:", held.site.backtrace(),
-                  "", "stack backtrace:", new.site.backtrace(" ")]
-        self._report(RECURSIVE, who, (held.cls,), ((held.site,), (new.site,)), lines)
+        if self._once((RECURSIVE, held.cls, held.site.function, new.site.function)):
+            who = task_name(current)
+            self._report(RECURSIVE, who, (held.cls,), ((held.site,), (new.site,)),
+                         print_deadlock_bug(who, stack, held, new))
 
     def _unlock_imbalance(self, current: Task, lock: Any, site: LockSite) -> None:
-        key = (UNLOCK_IMBALANCE, lock.name, site.function)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        who = _task_name(current)
-        lines = _banner("bad unlock balance detected!")
-        lines += [f"{who} is trying to release lock ({lock.name}) at:", site.backtrace(),
-                  "but there are no more locks to release!", "", "other info that might help us debug this:"]
-        lines += self._held_lines(current, self.held.get(current, []))
-        self._report(UNLOCK_IMBALANCE, who, (lock.name,), ((site,),), lines)
+        """print_unlock_imbalance_bug(): releasing a lock the task does not hold."""
+        if self._once((UNLOCK_IMBALANCE, lock.name, site.function)):
+            who = task_name(current)
+            self._report(UNLOCK_IMBALANCE, who, (lock.name,), ((site,),),
+                         print_unlock_imbalance_bug(who, self.held.get(current, []), lock.name, site))
 
     def _report(self, kind: str, who: str, classes: tuple[str, ...], chains: tuple[tuple[Any, ...], ...],
                 lines: list[str]) -> None:

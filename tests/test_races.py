@@ -3,9 +3,11 @@ validator quiet in every schedule."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 
-from simkernel.kernel.sched import NEVER, SOMETIMES
+from simkernel.kernel.sched import NEVER, SOMETIMES, Exploration
 from simkernel.races import RACES, SUIDPROG
 
 VERSIONS = ("6.18.44", "6.18", "4.4", "3.4")
@@ -19,6 +21,13 @@ TABLE = {
     "lookup-vs-exit-reap":   (SOMETIMES, SOMETIMES, SOMETIMES, SOMETIMES),
     "revalidate-vs-remap":   (NEVER, NEVER, NEVER, SOMETIMES),
 }
+
+
+@cache
+def _explored(name: str, version: str) -> Exploration:
+    """RACES[name].explore(version), once per test session: an exploration is deterministic (the tests below
+    read the same (race, release) several times; re-running it would only repeat the same schedules)."""
+    return RACES[name].explore(version)
 
 
 def test_table_covers_every_race() -> None:
@@ -36,7 +45,7 @@ CASES = [(n, v) for n in sorted(TABLE) for v in VERSIONS
 def test_race_verdict_and_witness(name: str, version: str) -> None:
     """The explored verdict is the expected one; the witness (or counterexample) replays to its outcome."""
     race = RACES[name]
-    r = race.explore(version)
+    r = _explored(name, version)
     assert r.complete
     assert r.verdict == TABLE[name][VERSIONS.index(version)], str(r)
     assert all(o.observed == () for o in r.outcomes), "the lock validator reported a problem"
@@ -50,8 +59,8 @@ def test_race_verdict_and_witness(name: str, version: str) -> None:
 def test_suid_exec_outcomes_per_release() -> None:
     """6.18 can read the decoy, the set-uid program or be refused; 6.18.44 only the decoy or EACCES."""
     race = RACES["readlink-vs-suid-exec"]
-    old = {o["A"] for o in race.explore("6.18").outcomes}
-    new = {o["A"] for o in race.explore("6.18.44").outcomes}
+    old = {o["A"] for o in _explored(race.name, "6.18").outcomes}
+    new = {o["A"] for o in _explored(race.name, "6.18.44").outcomes}
     assert {"/srv/decoy", SUIDPROG, "!EACCES"} <= old
     assert new == {"/srv/decoy", "!EACCES"}
 
@@ -59,8 +68,8 @@ def test_suid_exec_outcomes_per_release() -> None:
 def test_suid_exec_witness_is_exec_inside_readlink() -> None:
     """The 6.18 witness: A is checked and stops before map_files_get_link() takes B's mm, B execs to its
     end, A reads the new mm."""
-    race = RACES["readlink-vs-suid-exec"]
-    w = race.explore("6.18").witness
+    w = _explored("readlink-vs-suid-exec", "6.18").witness
+    assert w is not None
     runs = w.runs()
     assert [t for t, _ in runs] == ["A", "B", "A"]
     assert "unlock &mm->mmap_lock" in runs[0][1]                        # the lookup is done
@@ -71,12 +80,11 @@ def test_suid_exec_witness_is_exec_inside_readlink() -> None:
 def test_lookup_vs_exit_outcomes() -> None:
     """A zombie: 6.18.44 says ESRCH, 6.18 ENOENT.  Reaped: ENOENT before the walk, ESRCH in the middle of it
     (proc_pid_permission), on both."""
-    race = RACES["lookup-vs-exit"]
-    assert {o["A"] for o in race.explore("6.18.44").outcomes} == {"0o120400", "!ESRCH"}
-    assert {o["A"] for o in race.explore("6.18").outcomes} == {"0o120400", "!ENOENT"}
-    reap = RACES["lookup-vs-exit-reap"]
+    assert {o["A"] for o in _explored("lookup-vs-exit", "6.18.44").outcomes} == {"0o120400", "!ESRCH"}
+    assert {o["A"] for o in _explored("lookup-vs-exit", "6.18").outcomes} == {"0o120400", "!ENOENT"}
     for version in ("6.18.44", "6.18"):
-        assert {o["A"] for o in reap.explore(version).outcomes} == {"0o120400", "!ESRCH", "!ENOENT"}
+        assert {o["A"] for o in _explored("lookup-vs-exit-reap", version).outcomes} == \
+            {"0o120400", "!ESRCH", "!ENOENT"}
 
 
 def test_module_docstring_example() -> None:

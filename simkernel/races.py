@@ -22,6 +22,9 @@ witness; the tests (tests/test_races.py) check the verdicts against `expected()`
 The races (see each function's docstring for the why):
   * readdir-vs-munmap / readdir-vs-mmap: two getdents64 calls of two entries each while the target unmaps a
     listed entry or maps a new low one: an entry is skipped / listed twice (positions are ordinals).
+  * readdir-one-pass-vs-mmap: the one-pass readdir of simkernel/patch_examples.py lists the caller's own
+    map_files while a sibling thread mmap()s: the copy to the user buffer faults, and the fault's read of the
+    mmap lock queues behind the thread's waiting write -- a deadlock (the stock two-pass readdir never does).
   * readlink-vs-suid-exec: readlink of an entry while the target execs a set-uid-root program: before the
     2026 back-ports the reader can be checked against the old credentials and read the new, privileged mm.
   * lookup-vs-exit: lstat of a new name while the target exits (a zombie): ENOENT, or ESRCH where 6.18.44's
@@ -41,11 +44,13 @@ from typing import Any, Callable
 from attrs import frozen
 
 from simkernel.kernel.sched import NEVER, SOMETIMES, Exploration, Outcome, Step, explore, replay
-from simkernel.uapi import (CAP_SYS_ADMIN, MAP_FIXED, MAP_PRIVATE, O_CREAT, O_DIRECTORY, O_RDONLY, O_WRONLY,
+from simkernel.uapi import (CAP_SYS_ADMIN, CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM,
+                            MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, O_CREAT, O_DIRECTORY, O_RDONLY, O_WRONLY,
                             PROT_READ)
 from simkernel.versions import VersionProfile, resolve_version
 
-__all__ = ["Race", "RACES", "race", "VerdictTable", "verdict_table", "SUIDPROG"]
+__all__ = ["Race", "RACES", "race", "VerdictTable", "verdict_table", "SUIDPROG", "READDIR_VS_THREAD_MMAP",
+           "thread_mmap_setup"]
 
 PAGE = 4096
 BASE = 0x7E0000000000          # the scenario window (simkernel.host.SCENARIO_BASE)
@@ -237,6 +242,70 @@ race(Race(
     _readdir_setup,
     {"A": _two_getdents, "B": lambda s: _map(s.b, "/srv/f", BASE - 4 * PAGE, 1, 8 * PAGE)},
     _twice, "an entry is listed twice",
+    lambda v: SOMETIMES))
+
+
+# -- the one-pass readdir vs a sibling thread's mmap --------------------------------------------------------
+
+def _copy_faults(orig: Callable[[Any], None], current: Any) -> None:
+    """__might_fault() of a copy that does fault: the fault handler takes the caller's mmap lock for read and
+    drops it (do_user_addr_fault() -> lock_mm_and_find_vma()).  Before v6.4 every user fault does so; since,
+    a fault is first served under the VMA's own lock (lock_vma_under_rcu()) and falls back to the mmap lock
+    when it cannot be -- e.g. the first write to an anonymous VMA that has no anon_vma yet."""
+    orig(current)
+    mm = current.mm
+    if mm is not None:
+        mm.mmap_lock.down_read(current)
+        mm.mmap_lock.up_read(current)
+
+
+def thread_mmap_setup(one_pass: bool) -> Callable[[str], Any]:
+    def setup(version: str) -> Any:
+        """A (root) has two file VMAs and its map_files open, read up to "." and ".."; T is a thread of A (the
+        same mm); every copy to user memory faults; with `one_pass` the readdir is the one-pass patch."""
+        from simkernel.patch_examples import one_pass_readdir
+        k = _kernel(version)
+        _file(k, "/srv/f", 4 * PAGE)
+        a = k.spawn("lister")
+        for i in range(2):
+            _map(a, "/srv/f", _ENTRIES[i], 1, i * PAGE)
+        fd = a.sys.open(f"/proc/{a.pid}/map_files", O_RDONLY | O_DIRECTORY)
+        assert [d[0] for d in a.sys.getdents(fd, 48)] == [".", ".."]
+        t = a.sys.clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD)
+        k.patch("mm/memory.c:__might_fault", _copy_faults)
+        if one_pass:
+            k.patch("fs/proc/base.c:proc_map_files_readdir", one_pass_readdir)
+        return SimpleNamespace(k=k, a=a, t=t, fd=fd)
+    return setup
+
+
+def _own_listing(s: Any) -> tuple[str, ...]:
+    return tuple(d[0] for d in s.a.sys.getdents(s.fd, 4096))
+
+
+def _thread_mmap(s: Any) -> int:
+    return int(s.t.sys.mmap(0, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != 0)
+
+
+READDIR_VS_THREAD_MMAP = {"A": _own_listing, "T": _thread_mmap}
+
+race(Race(
+    "readdir-one-pass-vs-mmap",
+    """A lists its own /proc/self/map_files with the one-pass readdir (patch_examples.one_pass_readdir:
+    filldir with the mmap lock held for read) while T, a thread of A, mmap()s.  Every copy to the user
+    buffer faults (see _copy_faults()).  Condition: the two deadlock.
+
+    A holds the lock for read and is preempted at a copy; T's mmap() waits for write; A's fault asks for the
+    lock for read again and, readers holding it and a writer waiting, queues behind T (kernel/locking/
+    rwsem.py): neither ever runs again.  This is the deadlock behind lockdep's "possible recursive locking"
+    report for the one-pass readdir, and why the merged readdir (v3.3) copies only after dropping the lock:
+    with the stock readdir the same setup never deadlocks (tests/test_races.py).  The model takes the mmap
+    lock in every fault, as kernels before v6.4 do; since per-VMA locks a fault reaches it only on the
+    fallback path, so there the deadlock needs such a fault.
+    Linux: fs/proc/base.c:proc_map_files_readdir(); kernel/locking/rwsem.c; mm/memory.c:__might_fault()""",
+    thread_mmap_setup(one_pass=True),
+    READDIR_VS_THREAD_MMAP,
+    lambda o: o.deadlock, "A and T deadlock",
     lambda v: SOMETIMES))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import simkernel
-from simkernel.kernel.locking import Mutex
+from simkernel.kernel.locking import Mutex, RwSemaphore
 from simkernel.kernel.sched import (ALWAYS, NEVER, SOMETIMES, DEADLOCK, ReplayDiverged, Schedule, Scheduler, Step,
                                     explore, replay)
 
@@ -113,6 +113,71 @@ def test_same_lock_order_never_deadlocks() -> None:
     progs = {"A": abba("m1", "m2", "A"), "B": abba("m1", "m2", "B")}
     r = explore(machine, progs, lambda o: o.deadlock, bound=None)
     assert r.verdict == NEVER and len(r.outcomes) == 1
+
+
+def _rwsem_machine() -> SimpleNamespace:
+    s = machine()
+    s.sem = RwSemaphore("&mm->mmap_lock")
+    s.c = s.k.spawn("c")
+    return s
+
+
+def _reader(who: str, nested: bool) -> Any:
+    """down_read, a point, (a second down_read and up_read: a nested read, or another task's), up_read."""
+    def prog(s: SimpleNamespace) -> str:
+        t = getattr(s, who.lower())
+        s.sem.down_read(t)
+        s.k.sched.point(t, "reading")
+        if nested:
+            s.sem.down_read(t)
+            s.sem.up_read(t)
+        s.sem.up_read(t)
+        return "read"
+    return prog
+
+
+def _writer(s: SimpleNamespace) -> str:
+    s.sem.down_write(s.b)
+    s.sem.up_write(s.b)
+    return "wrote"
+
+
+def test_queued_writer_blocks_a_nested_down_read() -> None:
+    """rwsem: a writer waiting while A reads makes A's second down_read() queue behind it -- a deadlock in
+    some schedule; without the nested read (or without the writer) never."""
+    progs = {"A": _reader("A", nested=True), "B": _writer}
+    r = explore(_rwsem_machine, progs, lambda o: o.deadlock, bound=None, description="deadlock")
+    assert r.verdict == SOMETIMES and r.witness is not None
+    runs = r.witness.runs()          # B stops asking for write; A reads, then asks again and queues behind B
+    assert ("B", ["lock &mm->mmap_lock (write)"]) in runs
+    assert runs[-1][0] == "A" and runs[-1][1][-2:] == ["reading", "lock &mm->mmap_lock (read)"]
+    flat = explore(_rwsem_machine, {"A": _reader("A", nested=False), "B": _writer}, lambda o: o.deadlock,
+                   bound=None)
+    assert flat.verdict == NEVER
+    alone = explore(_rwsem_machine, {"A": _reader("A", nested=True)}, lambda o: o.deadlock, bound=None)
+    assert alone.verdict == NEVER
+
+
+def test_queued_writer_blocks_another_reader_but_a_free_lock_may_be_stolen() -> None:
+    """Reader A holds the lock, writer B waits: reader C waits too, and runs only after B (never beside A while
+    B waits), up to two preemptions.  A lock no reader holds may be taken by a reader before the waiting writer
+    (optimistic stealing)."""
+    def reader_c(s: SimpleNamespace) -> str:
+        s.sem.down_read(s.c)
+        s.log.append(("C", s.sem.readers, s.sem.write_waiters))
+        s.sem.up_read(s.c)
+        return "read"
+    progs = {"A": _reader("A", nested=False), "B": _writer, "C": reader_c}
+    r = explore(_rwsem_machine, progs, lambda o: o.deadlock, bound=2, observe=lambda s: tuple(s.log))
+    assert r.verdict == NEVER
+    seen = {o.observed for o in r.outcomes}
+    assert (("C", 1, 1),) in seen                   # C took a free lock while B was waiting
+    assert (("C", 2, 1),) not in seen               # ... but never joined A while B was waiting
+    sem = RwSemaphore("s")
+    sem.readers, sem.write_waiters = 1, 1
+    assert not sem.available("read") and not sem.available("write")
+    sem.readers = 0
+    assert sem.available("read") and sem.available("write")
 
 
 def test_replay_is_deterministic() -> None:

@@ -1,6 +1,18 @@
-"""struct rw_semaphore with owners: readers counted (and listed), one writer.
+"""struct rw_semaphore with owners: readers counted, one writer, and the writers waiting for it.
 
-Linux: kernel/locking/rwsem.c, include/linux/rwsem.h
+A queued writer blocks new readers while readers hold the lock -- why rw_semaphore readers do not nest (lockdep
+treats down_read() as a non-recursive read).  Since the rewrite of v5.3 the read fast path fails when the
+count has RWSEM_FLAG_WAITERS, and rwsem_down_read_slowpath() queues the reader behind the waiting writer
+unless it may steal the lock ("reader optimistic lock stealing", v5.11): it does not when the lock is owned by
+readers and other readers already hold it (rcnt > 1: so that a stream of readers cannot starve the writer),
+nor when the waiting writer has set RWSEM_FLAG_HANDOFF.  Earlier kernels (rwsem-xadd) queued every reader
+arriving while a writer waited.  `available()` models that under the interleaving scheduler, the only place
+a task ever waits: `write_waiters` counts the tasks paused in lock_wait() for write (kernel/sched/core.py),
+and a reader may take the lock while a writer waits only if no reader holds it (the steal of a free lock;
+older kernels queue that reader behind the writer, which only orders the two).  Simplification: no handoff
+(it needs the writer to have waited RWSEM_WAIT_TIMEOUT, and there is no clock).
+
+Linux: kernel/locking/rwsem.c (rwsem_down_read_slowpath, rwsem_mark_wake), include/linux/rwsem.h
 """
 
 from __future__ import annotations
@@ -22,16 +34,24 @@ __all__ = ["RwSemaphore"]
 
 @define(eq=False)
 class RwSemaphore:
-    """struct rw_semaphore (include/linux/rwsem.h); `name` is its lockdep class ("&mm->mmap_lock")."""
+    """struct rw_semaphore (include/linux/rwsem.h); `name` is its lockdep class ("&mm->mmap_lock").
+
+    `write_waiters`: tasks waiting to take it for write (the scheduler's lock_wait(); always 0 without it).
+    """
 
     name: str
     readers: int = 0
     writer: Any = field(default=None, repr=False)
+    write_waiters: int = field(default=0, repr=False)
 
     def available(self, mode: str) -> bool:
-        """Could `mode` be granted now?  (Readers share; a writer excludes everyone.)"""
+        """Could `mode` be granted now?  Readers share; a writer excludes everyone; a reader does not join
+        readers while a writer waits (see the module docstring).
+
+        Linux: kernel/locking/rwsem.c:rwsem_down_read_slowpath()
+        """
         if mode == LOCK_SHARED:
-            return self.writer is None
+            return self.writer is None and (not self.write_waiters or self.readers == 0)
         return self.writer is None and self.readers == 0
 
     def down_read(self, current: Task | None = None) -> None:

@@ -29,6 +29,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from simkernel.errors import KernelBug
+from simkernel.kernel.locking.mutex import LOCK_EXCLUSIVE
+from simkernel.kernel.locking.rwsem import RwSemaphore
 
 if TYPE_CHECKING:
     from simkernel.kernel.task import Task
@@ -140,16 +142,25 @@ class Scheduler:
         self._yield(th)
 
     def lock_wait(self, current: Task | None, lock: Any, mode: str) -> None:
-        """Before taking `lock` in `mode`: a preemption point; resumed only once the lock is available."""
+        """Before taking `lock` in `mode`: a preemption point; resumed only once the lock is available.
+
+        A task waiting for an rw_semaphore for write is counted in its `write_waiters` meanwhile: readers
+        arriving while other readers hold it queue behind it (kernel/locking/rwsem.py).
+        """
         th = self._by_ident.get(threading.get_ident())
         if th is None or self._aborting:
             return
         th.label = f"lock {lock.name} ({mode})"
         th.waiting = (lock, mode)
+        queued = mode == LOCK_EXCLUSIVE and isinstance(lock, RwSemaphore)
+        if queued:
+            lock.write_waiters += 1
         try:
             self._yield(th)
         finally:
             th.waiting = None
+            if queued:
+                lock.write_waiters -= 1
 
     def syscall_enter(self, current: Task, name: str) -> None:
         """syscall_work entry: every system call starts at a preemption point, labelled "sys_<name>"."""

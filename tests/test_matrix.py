@@ -43,14 +43,15 @@ def test_full_matrix_matches_the_golden_file(full: M.Matrix) -> None:
 
 
 def test_full_matrix_is_fast() -> None:
-    """The library across all profiles runs well under 10 s (about 4 s on the CI machine; a coverage or
-    trace hook slows every Python line, so under one the budget is five times larger)."""
+    """The library across all profiles runs well under 10 s of CPU time (about 4 s on the CI machine; a
+    coverage or trace hook slows every Python line, so under one the budget is five times larger).  CPU time,
+    not wall time: other load on a shared machine must not fail it (it took 12 s of wall time at load 5)."""
     cov = sys.modules.get("coverage")
     traced = sys.gettrace() is not None or (cov is not None and cov.Coverage.current() is not None)
     budget = 50 if traced else 10
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     m = M.run_matrix()
-    assert time.perf_counter() - t0 < budget and m.seconds < budget
+    assert time.process_time() - t0 < budget
     assert len(m.kernels) == len(VERSIONS) and {r.scenario for r in m.rows} == set(SCENARIOS)
 
 

@@ -19,14 +19,15 @@ through `lock_acquire()`/`lock_release()` (mutex.py).  As in the kernel:
 * a lock still held when a system call returns is "lock held when returning to user space!"
   (lockdep_sys_exit(), run here as a `k.syscall_work` item).
 
-Reports are `LockdepReport` objects in `k.lockdep.reports`; `str(report)` prints it the way lockdep writes
-the splat to the kernel log (without addresses; a place is "function() [module]" with the kernel-named
-callers below it; the text is built in lockdep_report.py).  They are not oopses: the kernel only warns.  The same problem (same kind, same classes)
-is reported once.  Where the kernel records only the dependency from the most recent held lock to the new one
-(check_prevs_add() stops at the first non-trylock entry), the model records one from every held lock: the
-same cycles are found (each held lock reaches the newest one through the kernel's edges), but a circular
-report may print a shorter existing chain than the kernel's.  Simplifications: no irq-safety states, no nesting annotations (down_read_nested), no
-trylocks; the kernel turns itself off after its first splat (debug_locks_off()), the model keeps checking.
+Reports are `LockdepReport` objects in `k.lockdep.reports`; `str(report)` prints it the way lockdep writes the
+splat to the kernel log (without addresses; a place is "function() [module]" with the kernel-named callers
+below it; the text is built in lockdep_report.py). They are not oopses: the kernel only warns. The same
+problem (same kind, same classes) is reported once. Where the kernel records only the dependency from the most
+recent held lock to the new one (check_prevs_add() stops at the first non-trylock entry), the model records
+one from every held lock: the same cycles are found (each held lock reaches the newest one through the
+kernel's edges), but a circular report may print a shorter existing chain than the kernel's. Simplifications:
+no irq-safety states, no nesting annotations (down_read_nested), no trylocks; the kernel turns itself off
+after its first splat (debug_locks_off()), the model keeps checking.
 
 Linux: kernel/locking/lockdep.c (check_deadlock, check_noncircular, check_prev_add, print_circular_bug,
 print_deadlock_bug, print_unlock_imbalance_bug, lockdep_sys_exit), include/linux/lockdep.h

@@ -1,17 +1,18 @@
 """struct rw_semaphore with owners: readers counted, one writer, and the writers waiting for it.
 
-A queued writer blocks new readers while readers hold the lock -- why rw_semaphore readers do not nest (lockdep
-treats down_read() as a non-recursive read).  Since the rewrite of v5.3 the read fast path fails when the
-count has RWSEM_FLAG_WAITERS, and rwsem_down_read_slowpath() queues the reader behind the waiting writer
+A queued writer blocks new readers while readers hold the lock -- why rw_semaphore readers do not nest
+(lockdep treats down_read() as a non-recursive read). Since the rewrite of v5.3 the read fast path fails when
+the count has RWSEM_FLAG_WAITERS, and rwsem_down_read_slowpath() queues the reader behind the waiting writer
 unless it may steal the lock ("reader optimistic lock stealing", v5.11): it does not when the lock is owned by
 readers and other readers already hold it (rcnt > 1, since commit 2f06f702925b "locking/rwsem: Prevent
 potential lock starvation"; before it such a reader stole the lock until the waiting writer, after
-RWSEM_WAIT_TIMEOUT, set RWSEM_FLAG_HANDOFF), nor ever once RWSEM_FLAG_HANDOFF is set.  Earlier kernels
-(rwsem-xadd) queued every reader arriving while a writer waited.  `available()` models that under the interleaving scheduler, the only place
-a task ever waits: `write_waiters` counts the tasks paused in lock_wait() for write (kernel/sched/core.py),
-and a reader may take the lock while a writer waits only if no reader holds it (the steal of a free lock;
-older kernels queue that reader behind the writer, which only orders the two).  Simplification: no handoff
-(it needs the writer to have waited RWSEM_WAIT_TIMEOUT, and there is no clock).
+RWSEM_WAIT_TIMEOUT, set RWSEM_FLAG_HANDOFF), nor ever once RWSEM_FLAG_HANDOFF is set. Earlier kernels
+(rwsem-xadd) queued every reader arriving while a writer waited. `available()` models that under the
+interleaving scheduler, the only place a task ever waits: `write_waiters` counts the tasks paused in
+lock_wait() for write (kernel/sched/core.py), and a reader may take the lock while a writer waits only if no
+reader holds it (the steal of a free lock; older kernels queue that reader behind the writer, which only
+orders the two). Simplification: no handoff (it needs the writer to have waited RWSEM_WAIT_TIMEOUT, and there
+is no clock).
 
 Linux: kernel/locking/rwsem.c (rwsem_down_read_slowpath, rwsem_mark_wake), include/linux/rwsem.h
 """

@@ -92,6 +92,9 @@ class Race:
         return self.expect(resolve_version(version))
 
 
+# The registry: filled by race() below, at import, and not changed afterwards -- like VERSIONS and SCENARIOS
+# it holds definitions only (every exploration boots fresh kernels), so it is no simulation state shared
+# between kernels.  An experiment needs no registration: build a Race and call its explore().
 RACES: dict[str, Race] = {}
 
 
@@ -134,7 +137,7 @@ def verdict_table(names: tuple[str, ...] | None = None,
 
 
 def race(r: Race) -> Race:
-    """Register a race by name."""
+    """Register a race by name (at import of this module only: see RACES)."""
     RACES[r.name] = r
     return r
 

@@ -310,7 +310,10 @@ class Lockdep:
 
     # -- introspection -----------------------------------------------------------------------------------
     def held_locks(self, task: Task) -> tuple[HeldLock, ...]:
-        """The locks `task` holds now, oldest first (lockdep_print_held_locks())."""
+        """The locks `task` holds now, oldest first.
+
+        Linux: kernel/locking/lockdep.c:lockdep_print_held_locks()
+        """
         return tuple(self.held.get(task, ()))
 
     def dmesg(self) -> str:
@@ -331,7 +334,10 @@ class Lockdep:
 
     # -- the checks ----------------------------------------------------------------------------------------
     def _add_dependency(self, current: Task, stack: list[HeldLock], prev: HeldLock, nxt: HeldLock) -> None:
-        """check_prev_add(): a new prev -> next must not close a cycle (check_noncircular())."""
+        """check_prev_add(): a new prev -> next must not close a cycle (check_noncircular()).
+
+        Linux: kernel/locking/lockdep.c:check_prev_add()
+        """
         back = self.graph.path(nxt.cls, prev.cls)
         dep = Dependency(prev.cls, nxt.cls, prev.site, nxt.site)
         if back is not None:
@@ -347,21 +353,31 @@ class Lockdep:
 
     def _circular(self, current: Task, stack: list[HeldLock], prev: HeldLock, nxt: HeldLock,
                   back: list[Dependency], dep: Dependency) -> None:
-        """print_circular_bug(): the existing chain next -> ... -> prev, then the new prev -> next."""
+        """print_circular_bug(): the existing chain next -> ... -> prev, then the new prev -> next (once per
+        cycle of classes).
+
+        Linux: kernel/locking/lockdep.c:print_circular_bug()
+        """
         cycle = tuple(sorted({prev.cls, nxt.cls, *(d.next for d in back)}))
         if self._once((CIRCULAR, cycle)):
             who = task_name(current)
             self._report(CIRCULAR, who, cycle, (tuple(back), (dep,)), print_circular_bug(who, stack, prev, nxt, back))
 
     def _recursive(self, current: Task, stack: list[HeldLock], held: HeldLock, new: HeldLock) -> None:
-        """print_deadlock_bug(): the class is already held by this task (no recursive readers modelled)."""
+        """print_deadlock_bug(): the class is already held by this task (no recursive readers modelled).
+
+        Linux: kernel/locking/lockdep.c:check_deadlock()
+        """
         if self._once((RECURSIVE, held.cls, held.site.function, new.site.function)):
             who = task_name(current)
             self._report(RECURSIVE, who, (held.cls,), ((held.site,), (new.site,)),
                          print_deadlock_bug(who, stack, held, new))
 
     def _unlock_imbalance(self, current: Task, lock: Any, site: LockSite) -> None:
-        """print_unlock_imbalance_bug(): releasing a lock the task does not hold."""
+        """print_unlock_imbalance_bug(): releasing a lock the task does not hold.
+
+        Linux: kernel/locking/lockdep.c:print_unlock_imbalance_bug()
+        """
         if self._once((UNLOCK_IMBALANCE, lock.name, site.function)):
             who = task_name(current)
             self._report(UNLOCK_IMBALANCE, who, (lock.name,), ((site,),),

@@ -20,13 +20,16 @@ LOCK_SHARED = "read"       # down_read
 
 
 def fatal_signal_pending(task: Task | None) -> bool:
-    """fatal_signal_pending(). Linux: include/linux/sched/signal.h"""
+    """fatal_signal_pending(). Linux: include/linux/sched/signal.h:fatal_signal_pending()"""
     return bool(task is not None and task.fatal_signal_pending)
 
 
 def lock_acquire(current: Task | None, lock: Any, mode: str) -> None:
     """Before taking `lock`: let the interleaving scheduler preempt (and wait while it is taken), then
-    tell the validator (lock_acquire() of include/linux/lockdep.h).  Free when both are off."""
+    tell the validator.  Free when both are off.
+
+    Linux: kernel/locking/lockdep.c:lock_acquire()
+    """
     if current is None:
         return
     k = current.kernel
@@ -37,7 +40,10 @@ def lock_acquire(current: Task | None, lock: Any, mode: str) -> None:
 
 
 def lock_release(current: Task | None, lock: Any) -> None:
-    """After releasing `lock`: lock_release() to the validator, then a preemption point."""
+    """After releasing `lock`: lock_release() to the validator, then a preemption point.
+
+    Linux: kernel/locking/lockdep.c:lock_release()
+    """
     if current is None:
         return
     k = current.kernel
@@ -58,12 +64,15 @@ class Mutex:
         return self.owner is None
 
     def lock(self, current: Task | None = None) -> None:
-        """mutex_lock()."""
+        """mutex_lock(). Linux: kernel/locking/mutex.c:mutex_lock()"""
         lock_acquire(current, self, LOCK_EXCLUSIVE)
         self.owner = current if current is not None else True
 
     def lock_killable(self, current: Task | None) -> None:
-        """mutex_lock_killable(): -EINTR if a fatal signal is pending. Linux: kernel/locking/mutex.c"""
+        """mutex_lock_killable(): -EINTR if a fatal signal is pending.
+
+        Linux: kernel/locking/mutex.c:mutex_lock_killable()
+        """
         if fatal_signal_pending(current):
             raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name}")
         if current is not None and current.fail_nth and should_fail(current, "lock", "mutex_lock_killable"):
@@ -71,6 +80,6 @@ class Mutex:
         self.lock(current)
 
     def unlock(self, current: Task | None = None) -> None:
-        """mutex_unlock()."""
+        """mutex_unlock(). Linux: kernel/locking/mutex.c:mutex_unlock()"""
         self.owner = None
         lock_release(current, self)

@@ -57,7 +57,7 @@ class RwSemaphore:
         return self.writer is None and self.readers == 0
 
     def down_read(self, current: Task | None = None) -> None:
-        """down_read()."""
+        """down_read(). Linux: kernel/locking/rwsem.c:down_read()"""
         if current is not None:     # lock_acquire() only when the scheduler or the validator is on (hot path)
             k = current.kernel
             if k.sched is not None or k.lockdep is not None:
@@ -65,9 +65,11 @@ class RwSemaphore:
         self.readers += 1
 
     def down_read_killable(self, current: Task | None) -> None:
-        """down_read_killable(): -EINTR if a fatal signal is pending. Linux: kernel/locking/rwsem.c
+        """down_read_killable(): -EINTR if a fatal signal is pending.
 
         As in the kernel it takes the lock itself (__down_read_killable()), without calling down_read().
+
+        Linux: kernel/locking/rwsem.c:down_read_killable()
         """
         if current is not None and current.fatal_signal_pending:    # fatal_signal_pending(), inline
             raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for read")
@@ -80,7 +82,7 @@ class RwSemaphore:
         self.readers += 1
 
     def up_read(self, current: Task | None = None) -> None:
-        """up_read()."""
+        """up_read(). Linux: kernel/locking/rwsem.c:up_read()"""
         assert self.readers > 0, f"up_read of {self.name} without down_read"
         self.readers -= 1
         if current is not None:     # lock_release() only when the validator or the scheduler is on
@@ -89,12 +91,15 @@ class RwSemaphore:
                 lock_release(current, self)
 
     def down_write(self, current: Task | None = None) -> None:
-        """down_write()."""
+        """down_write(). Linux: kernel/locking/rwsem.c:down_write()"""
         lock_acquire(current, self, LOCK_EXCLUSIVE)
         self.writer = current if current is not None else True
 
     def down_write_killable(self, current: Task | None) -> None:
-        """down_write_killable(). Linux: kernel/locking/rwsem.c"""
+        """down_write_killable(): -EINTR if a fatal signal is pending.
+
+        Linux: kernel/locking/rwsem.c:down_write_killable()
+        """
         if fatal_signal_pending(current):
             raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for write")
         if current is not None and current.fail_nth and should_fail(current, "lock", "down_write_killable"):
@@ -102,6 +107,6 @@ class RwSemaphore:
         self.down_write(current)
 
     def up_write(self, current: Task | None = None) -> None:
-        """up_write()."""
+        """up_write(). Linux: kernel/locking/rwsem.c:up_write()"""
         self.writer = None
         lock_release(current, self)

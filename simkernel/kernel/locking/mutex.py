@@ -24,6 +24,21 @@ def fatal_signal_pending(task: Task | None) -> bool:
     return bool(task is not None and task.fatal_signal_pending)
 
 
+def _killable_wait(current: Task | None, what: str, site: str) -> None:
+    """The -EINTR of a killable lock (mutex_lock_killable(), down_write_killable()...): the wait in state
+    TASK_KILLABLE ends when a fatal signal is pending (signal_pending_state()); fail-nth's "lock" fault
+    at `site` is such a signal.  Simplification: the kernel fails only when the task has to wait; here
+    `task.fatal_signal_pending` stands for "a fatal signal arrived while waiting" and fails any killable
+    acquisition.  down_read_killable() writes this out (the maps read path).
+
+    Linux: include/linux/sched/signal.h:signal_pending_state()
+    """
+    if fatal_signal_pending(current):
+        raise KernelError(E.EINTR, f"fatal signal pending while taking {what}")
+    if current is not None and current.fail_nth and should_fail(current, "lock", site):
+        raise KernelError(E.EINTR, f"fail-nth: as if a fatal signal arrived while taking {what}")
+
+
 def lock_acquire(current: Task | None, lock: Any, mode: str) -> None:
     """Before taking `lock`: let the interleaving scheduler preempt (and wait while it is taken), then
     tell the validator.  Free when both are off.
@@ -73,10 +88,7 @@ class Mutex:
 
         Linux: kernel/locking/mutex.c:mutex_lock_killable()
         """
-        if fatal_signal_pending(current):
-            raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name}")
-        if current is not None and current.fail_nth and should_fail(current, "lock", "mutex_lock_killable"):
-            raise KernelError(E.EINTR, f"fail-nth: as if a fatal signal arrived while taking {self.name}")
+        _killable_wait(current, self.name, "mutex_lock_killable")
         self.lock(current)
 
     def unlock(self, current: Task | None = None) -> None:

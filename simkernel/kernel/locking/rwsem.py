@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 from simkernel.errors import KernelError
-from simkernel.kernel.locking.mutex import LOCK_EXCLUSIVE, LOCK_SHARED, fatal_signal_pending, lock_acquire, lock_release
+from simkernel.kernel.locking.mutex import LOCK_EXCLUSIVE, LOCK_SHARED, _killable_wait, lock_acquire, lock_release
 from simkernel.lib.fault_inject import should_fail
 from simkernel.uapi import errno as E
 
@@ -100,10 +100,7 @@ class RwSemaphore:
 
         Linux: kernel/locking/rwsem.c:down_write_killable()
         """
-        if fatal_signal_pending(current):
-            raise KernelError(E.EINTR, f"fatal signal pending while taking {self.name} for write")
-        if current is not None and current.fail_nth and should_fail(current, "lock", "down_write_killable"):
-            raise KernelError(E.EINTR, f"fail-nth: as if a fatal signal arrived while taking {self.name} for write")
+        _killable_wait(current, f"{self.name} for write", "down_write_killable")
         self.down_write(current)
 
     def up_write(self, current: Task | None = None) -> None:

@@ -53,23 +53,14 @@ class SpinLock:
 def task_lock(current: Task | None, p: Task) -> None:
     """task_lock(): spin_lock(&p->alloc_lock) -- protects p->mm, p->fs, p->files, p->comm, ...
 
+    Its callers on the readlink path (get_task_mm(), ptrace_may_access()) take it only when the validator
+    or the scheduler can observe it.
+
     Linux: include/linux/sched/task.h:task_lock()
     """
-    lock = p.alloc_lock          # spin_lock() written out: this is on the readlink path
-    if current is not None:
-        k = current.kernel
-        if k.lockdep is not None or k.sched is not None:
-            lock_acquire(current, lock, LOCK_EXCLUSIVE)
-        lock.owner = current
-    else:
-        lock.owner = True
+    p.alloc_lock.spin_lock(current)
 
 
 def task_unlock(current: Task | None, p: Task) -> None:
     """task_unlock(). Linux: include/linux/sched/task.h:task_unlock()"""
-    lock = p.alloc_lock
-    lock.owner = None
-    if current is not None:
-        k = current.kernel
-        if k.lockdep is not None or k.sched is not None:
-            lock_release(current, lock)
+    p.alloc_lock.spin_unlock(current)

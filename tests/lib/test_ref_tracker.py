@@ -42,6 +42,14 @@ def _caller(depth: int = 2) -> str:
     return f.f_code.co_name if f is not None else ""
 
 
+def _put_skipped_in(caller: str) -> Any:
+    """A patch of a put helper that does nothing when called from `caller`: a forgotten put there."""
+    def put(orig: Any, obj: Any) -> None:
+        if _caller() != caller:
+            orig(obj)
+    return put
+
+
 def test_ref_tracker_off_by_default_installs_nothing() -> None:
     """Without ref_tracker=True there is no ledger and no syscall work for it."""
     k = simkernel.Kernel()
@@ -119,13 +127,8 @@ def test_structural_holders_match_the_counters_at_rest() -> None:
 def test_ref_tracker_reports_a_forgotten_mmput_with_the_get_site() -> None:
     """A patch that forgets map_files_get_link()'s mmput(): a leak of the mm, taken by get_task_mm() there."""
     k, t, addrs = _boot()
-
-    def forget(orig: Any, mm: Any) -> None:
-        if _caller() != "map_files_get_link":
-            orig(mm)
-
     name = f"{addrs[0]:x}-{addrs[0] + PAGE:x}"
-    with k.patched("kernel/fork.c:mmput", forget):
+    with k.patched("kernel/fork.c:mmput", _put_skipped_in("map_files_get_link")):
         t.sys.readlink(f"/proc/{t.pid}/map_files/{name}")
     [r] = k.ref_tracker.reports
     assert isinstance(r, RefReport)
@@ -203,12 +206,7 @@ def test_ref_tracker_v3_3_readdir_file_references_balance() -> None:
 def test_ref_tracker_v3_3_readdir_missing_fput_is_a_leak() -> None:
     """The same readdir with its pass-2 fput() skipped: the files leak, taken in proc_map_files_readdir()."""
     k, t, addrs = _boot("3.3")
-
-    def skip(orig: Any, f: Any) -> None:
-        if _caller() != "_emit_entries":
-            orig(f)
-
-    with k.patched("fs/file_table.c:fput", skip):
+    with k.patched("fs/file_table.c:fput", _put_skipped_in("_emit_entries")):
         t.sys.listdir(f"/proc/{t.pid}/map_files")
     reports = k.ref_tracker.reports
     assert [r.kind for r in reports] == ["leak"]      # one struct file, mapped three times: three references
@@ -219,13 +217,8 @@ def test_ref_tracker_v3_3_readdir_missing_fput_is_a_leak() -> None:
 def test_ref_tracker_leaked_get_proc_task() -> None:
     """A lookup that forgets put_task_struct(): the task leaks, taken by get_proc_task() in the lookup."""
     k, t, addrs = _boot()
-
-    def keep(orig: Any, task: Any) -> None:
-        if _caller() != "proc_map_files_lookup":
-            orig(task)
-
     name = f"{addrs[2]:x}-{addrs[2] + PAGE:x}"
-    with k.patched("kernel/fork.c:put_task_struct", keep):
+    with k.patched("kernel/fork.c:put_task_struct", _put_skipped_in("proc_map_files_lookup")):
         t.sys.lstat(f"/proc/{t.pid}/map_files/{name}")
     [r] = k.ref_tracker.reports
     assert (r.kind, r.ref_type, r.obj) == ("leak", "task", t)

@@ -83,6 +83,23 @@ class RefSite:
         return "\n".join(f"    {fn}+{line} ({mod})" for fn, mod, line in self.stack)
 
 
+def describe(obj: Any) -> str:
+    """A short name for a tracked object in a report: a task as comm/pid, an mm by its id and users, a file by
+    its path, a dentry by its name, a pid by its number (the attrs reprs run to hundreds of characters)."""
+    comm, pid = getattr(obj, "comm", None), getattr(obj, "pid", None)
+    if comm is not None and pid is not None:
+        return f"{comm}/{pid}"
+    if hasattr(obj, "mm_users"):
+        return f"mm#{getattr(obj, 'mm_id', '?')} (mm_users {obj.mm_users})"
+    if hasattr(obj, "f_count"):
+        dentry = getattr(getattr(obj, "f_path", None), "dentry", None)
+        return f"file {getattr(dentry, 'd_name', '?')!r} (f_count {obj.f_count})"
+    if hasattr(obj, "d_count"):
+        return f"dentry {obj.d_name!r} (d_count {obj.d_count})"
+    nr = getattr(obj, "nr", None)
+    return f"pid {nr}" if nr is not None else repr(obj)
+
+
 @define(eq=False)
 class RefReport:
     """One ledger finding: kind "leak" or "double put", on `obj` (of type `ref_type`), during `syscall`."""
@@ -101,7 +118,7 @@ class RefReport:
 
     def __str__(self) -> str:
         head = ("leaked reference." if self.kind == "leak" else "reference already released.")
-        lines = [f"ref_tracker: {self.ref_type} {self.obj!r}: {head} ({self.syscall}: {self.detail})"]
+        lines = [f"ref_tracker: {self.ref_type} {describe(self.obj)}: {head} ({self.syscall}: {self.detail})"]
         for s in self.sites:
             lines.append(f"  {'allocated in' if s.op in ('get', 'alloc') else 'freed in'}: {s}")
             if s.stack:

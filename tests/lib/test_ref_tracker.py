@@ -138,6 +138,11 @@ def test_ref_tracker_reports_a_forgotten_mmput_with_the_get_site() -> None:
     assert "get_task_mm" in [fn for fn, _mod, _line in r.sites[0].stack]
     text = str(r)
     assert "leaked reference." in text and "allocated in: get in map_files_get_link()" in text
+    assert r.object is t.mm
+    assert k.ref_tracker.summary() == text                   # the summary is every report's text
+    assert repr(k.ref_tracker).endswith("reports=1>")
+    k.ref_tracker.clear()
+    assert k.ref_tracker.summary().endswith("syscalls checked, every reference balanced")
 
 
 def test_ref_tracker_reports_a_double_mmput_with_both_put_sites() -> None:
@@ -268,3 +273,17 @@ def test_ref_tracker_scenario_library_is_balanced(version: str) -> None:
         k = simkernel.Kernel(version=version, ref_tracker=True)
         sc.run(k)
         assert k.ref_tracker.reports == [], f"{name} on {version}:\n{k.ref_tracker.summary()}"
+
+
+def test_describe_names_objects_briefly() -> None:
+    """Reports name a task as comm/pid, an mm by id, a file by name, a dentry by name, a pid by number."""
+    from types import SimpleNamespace as NS
+    from simkernel.lib.ref_tracker import describe
+    k = simkernel.Kernel()
+    t = k.spawn("app")
+    assert describe(t) == f"app/{t.pid}"
+    assert describe(t.mm).startswith("mm#") and "mm_users" in describe(t.mm)
+    assert describe(NS(f_count=2, f_path=NS(dentry=NS(d_name="data")))) == "file 'data' (f_count 2)"
+    assert describe(NS(d_count=1, d_name="map_files")) == "dentry 'map_files' (d_count 1)"
+    assert describe(NS(nr=42)) == "pid 42"
+    assert describe(7) == "7"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import attrs
 import pytest
 
 from simkernel.kernel.sched import NEVER, SOMETIMES, Exploration
@@ -119,3 +120,16 @@ def test_two_pass_readdir_never_deadlocks_with_a_thread_mmap() -> None:
         assert r.complete and r.verdict == NEVER and r.schedules > 100, str(r)
         assert {o["A"] for o in r.outcomes} == {("7e0000000000-7e0000001000", "7e0000004000-7e0000005000")}
         assert all(o.observed == () for o in r.outcomes)
+
+
+def test_verdict_table_text_html_and_mismatches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table prints a row per race and a column per release; a verdict against the expectation is a
+    mismatch (here an expectation turned upside down)."""
+    from simkernel.races import VerdictTable
+    names, versions = ("readlink-vs-suid-exec", "lookup-vs-exit"), ("6.18", "6.18.44")
+    table = VerdictTable(names, versions, {(n, v): _explored(n, v) for n in names for v in versions})
+    assert str(table).splitlines()[1].split() == ["readlink-vs-suid-exec", SOMETIMES, NEVER]
+    assert "<td title='" in table._repr_html_() and table.mismatches() == []
+    race = RACES["lookup-vs-exit"]
+    monkeypatch.setitem(RACES, race.name, attrs.evolve(race, expect=lambda prof: NEVER))
+    assert table.mismatches() == [("lookup-vs-exit", "6.18.44", SOMETIMES, NEVER)]

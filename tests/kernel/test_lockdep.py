@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import simkernel
+from simkernel.errors import KernelError
 from simkernel.kernel.locking import Mutex, RwSemaphore, SpinLock, task_lock, task_unlock
 from simkernel.kernel.locking.lockdep import (CIRCULAR, HELD_AT_EXIT, RECURSIVE, UNLOCK_IMBALANCE, Dependency,
                                               Lockdep, LockSite)
@@ -244,6 +245,45 @@ def test_lockdep_held_at_return_to_user() -> None:
     assert len(k.lockdep.reports) == 1      # the same locks still held: reported once
     k.lockdep.clear()
     assert k.lockdep.reports == [] and list(k.lockdep) == []
+
+
+@pytest.mark.parametrize("take", ["mutex_lock_killable", "down_read_killable", "down_write_killable"])
+def test_killable_lock_with_fatal_signal_is_eintr_and_takes_nothing(take: str) -> None:
+    """A killable acquisition with a fatal signal pending (or fail-nth's "lock" fault) fails with EINTR before
+    it takes the lock: nothing held, nothing reported to the validator, the lock still free."""
+    k = simkernel.Kernel(lockdep=True)
+    cur = k.init
+    lock: Any = Mutex("M") if take.startswith("mutex") else RwSemaphore("S")
+    op = getattr(lock, "lock_killable" if take.startswith("mutex") else take)
+    cur.fatal_signal_pending = True
+    with pytest.raises(KernelError) as exc:
+        op(cur)
+    assert exc.value.errno == E.EINTR
+    assert k.lockdep.held_locks(cur) == () and k.lockdep.reports == []
+    assert lock.available("write")
+    cur.fatal_signal_pending = False
+    cur.fail_nth = 1                      # fail-nth's "lock" fault at this point: as if a fatal signal came
+    with pytest.raises(KernelError) as exc:
+        op(cur)
+    assert exc.value.errno == E.EINTR and "fail-nth" in (exc.value.explain or "")
+    assert k.lockdep.held_locks(cur) == () and lock.available("write") and cur.fail_nth == 0
+    op(cur)
+    assert [h.cls for h in k.lockdep.held_locks(cur)] == [lock.name]
+
+
+def test_lockdep_unlock_of_a_lock_not_held_while_holding_another() -> None:
+    """Releasing M while holding N: bad unlock balance, N listed as held; N stays held; dmesg has the text."""
+    k = simkernel.Kernel(lockdep=True)
+    cur = k.init
+    n, m = Mutex("N"), Mutex("M")
+    n.lock(cur)
+    m.unlock(cur)
+    (r,) = k.lockdep.reports
+    assert r.kind == UNLOCK_IMBALANCE and r.classes == ("M",)
+    assert "1 lock held by init/1:\n #0: (N){write}" in r.text
+    assert k.lockdep.dmesg() == r.text
+    assert [h.cls for h in k.lockdep.held_locks(cur)] == ["N"]
+    n.unlock(cur)
 
 
 # -- determinism ----------------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 
 import simkernel
 from simkernel.kernel.locking import Mutex, RwSemaphore
-from simkernel.kernel.sched import (ALWAYS, NEVER, SOMETIMES, DEADLOCK, ReplayDiverged, Schedule, Scheduler, Step,
-                                    explore, replay)
+from simkernel.kernel.sched import (ALWAYS, NEVER, SOMETIMES, DEADLOCK, Outcome, ReplayDiverged, Schedule,
+                                    Scheduler, Step, explore, replay)
 
 
 def machine() -> SimpleNamespace:
@@ -240,6 +240,21 @@ def test_exploration_text_and_html() -> None:
     assert text.startswith("Sometimes: deadlock") and "witness:" in text and "  1. " in text
     html = r._repr_html_()
     assert "<b>Sometimes</b>" in html and "<ol>" in html
+
+
+def test_schedule_and_outcome_rendering() -> None:
+    """A schedule prints one numbered line per run of a task, wrapped before 110 columns with " ->"; its repr
+    names the tasks in order; an outcome names each program's result and refuses an unknown program."""
+    long = Schedule([Step("A", f"lock &lock_number_{i}->with_a_long_class_name (read)") for i in range(4)]
+                    + [Step("B", "end")])
+    lines = str(long).splitlines()
+    assert lines[0].startswith("  1. A: lock &lock_number_0") and lines[0].endswith(" ->")
+    assert all(len(line) <= 110 for line in lines) and lines[-1] == "  2. B: end"
+    assert repr(long) == "Schedule(5 steps, tasks AAAAB)"
+    o = Outcome((("A", 1), ("B", "!EINTR")), deadlock=True, observed=("recursive",))
+    assert str(o) == "A=1, B='!EINTR', observed=('recursive',), DEADLOCK"
+    with pytest.raises(KeyError):
+        o["C"]
 
 
 def test_setup_state_forms() -> None:

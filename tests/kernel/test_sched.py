@@ -153,7 +153,7 @@ def test_queued_writer_blocks_a_nested_down_read() -> None:
     assert runs[-1][0] == "A" and runs[-1][1][-2:] == ["reading", "lock &mm->mmap_lock (read)"]
     flat = explore(_rwsem_machine, {"A": _reader("A", nested=False), "B": _writer}, lambda o: o.deadlock,
                    bound=None)
-    assert flat.verdict == NEVER
+    assert flat.verdict == NEVER and "unbounded" in str(flat) and "unbounded" in flat._repr_html_()
     alone = explore(_rwsem_machine, {"A": _reader("A", nested=True)}, lambda o: o.deadlock, bound=None)
     assert alone.verdict == NEVER
 

@@ -131,11 +131,13 @@ class Exploration:
     witness: Schedule | None = field(default=None, repr=False)
     counterexample: Schedule | None = field(default=None, repr=False)
 
+    def _bound_text(self) -> str:
+        return "unbounded" if self.bound is None else f"preemption bound {self.bound}"
+
     def __str__(self) -> str:
         scope = "" if self.complete else " (search cut short: max_schedules)"
-        bound = "unbounded" if self.bound is None else f"preemption bound {self.bound}"
-        lines = [f"{self.verdict}: {self.condition}", f"{self.schedules} schedules, {bound}{scope}", "",
-                 "  count  cond  outcome"]
+        lines = [f"{self.verdict}: {self.condition}", f"{self.schedules} schedules, {self._bound_text()}{scope}",
+                 "", "  count  cond  outcome"]
         for o, n in self.outcomes.items():
             lines.append(f"  {n:5}  {'yes' if self.holds[o] else 'no ':4}  {o}")
         if self.witness is not None:
@@ -150,7 +152,7 @@ class Exploration:
         rows = "".join(f"<tr><td>{n}</td><td>{'yes' if self.holds[o] else 'no'}</td>"
                        f"<td><code>{e(str(o))}</code></td></tr>" for o, n in self.outcomes.items())
         out = (f"<p><b>{e(self.verdict)}</b>: {e(self.condition)} &mdash; {self.schedules} schedules, "
-               f"preemption bound {self.bound}{scope}</p><table><tr><th>count</th><th>condition</th>"
+               f"{self._bound_text()}{scope}</p><table><tr><th>count</th><th>condition</th>"
                f"<th>outcome</th></tr>{rows}</table>")
         for title, s in (("witness", self.witness), ("counterexample", self.counterexample)):
             if s is not None and not (title == "counterexample" and self.verdict == NEVER):

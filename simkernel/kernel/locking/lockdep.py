@@ -298,7 +298,8 @@ class Lockdep:
     def i_rwsem(self, inode: Any) -> Any:
         """inode->i_rwsem of `inode`, created on first use: the VFS takes it for the validator only (no
         inode carries a lock object when lockdep is off).  Its class is per filesystem type and directory
-        or not, as lockdep_annotate_inode_mutex_key() sets it: "&type->i_mutex_dir_key#proc".
+        or not, as lockdep_annotate_inode_mutex_key() sets it: "&type->i_mutex_dir_key#proc" (the kernel
+        tells apart classes of the same name by a number, "#3"; the model by the filesystem type).
 
         Linux: include/linux/fs.h (inode_lock_shared), fs/inode.c:lockdep_annotate_inode_mutex_key()
         """

@@ -402,6 +402,26 @@ def test_spinlock_and_task_lock() -> None:
     task_unlock(k2.init, k2.init)
 
 
+def test_locks_taken_without_a_task() -> None:
+    """Without `current` (unit tests of single kernel functions) a lock records an anonymous owner and
+    nothing is reported; a validated kernel sees nothing of it."""
+    k = simkernel.Kernel(lockdep=True)
+    m, s = Mutex("M"), RwSemaphore("S")
+    m.lock()
+    assert m.owner is True and not m.available()
+    m.unlock()
+    s.down_read()
+    s.down_read_killable(None)
+    assert s.readers == 2 and not s.available("write") and s.available("read")
+    s.up_read()
+    s.up_read()
+    s.down_write_killable(None)
+    assert s.writer is True and not s.available("read")
+    s.up_write()
+    assert m.available() and s.available("write") and k.lockdep.reports == []
+    assert k.lockdep.graph.classes == {}
+
+
 def test_locksite_renders() -> None:
     """A site prints as function() [module]; an empty stack (called from outside the kernel) as ?."""
     site = LockSite((("f", "simkernel.x"), ("g", "simkernel.y")))

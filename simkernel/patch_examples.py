@@ -1,4 +1,4 @@
-"""Two design experiments on map_files, written as a notebook would write them (see simkernel/patch.py).
+"""Design experiments on map_files, written as a notebook would write them (see simkernel/patch.py).
 
 `readdir_by_address` -- readdir that resumes by address instead of by ordinal.  Stock readdir positions
 count file-backed VMAs ("the k-th one"), so a mapping that vanishes or appears between two getdents calls
@@ -30,13 +30,50 @@ Linux: fs/proc/base.c:proc_map_files_readdir(), proc_map_files_lookup()
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from simkernel.errors import KernelError
+from simkernel.fs.proc.internal import get_proc_task, proc_fill_cache
+from simkernel.fs.proc.map_files import proc_map_files_instantiate
+from simkernel.fs.readdir import dir_emit_dots
+from simkernel.kernel.fork import get_task_mm, mm_access
+from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
+from simkernel.kernel.task import put_task_struct
+from simkernel.mm.mmap import mmput
 from simkernel.uapi import errno as E
 
 __all__ = ["readdir_by_address", "lookup_permission_first", "one_pass_readdir", "mm_access_under_mmap_lock",
            "EXAMPLES"]
+
+
+@contextmanager
+def _readdir_mm(current: Any, file: Any, ctx: Any) -> Iterator[tuple[Any, Any] | None]:
+    """What the readdir experiments keep of 6.18.44's proc_map_files_readdir(): the task (ENOENT if it is
+    gone), "." and "..", mm_access() (a task without mm lists as empty); yields (task, mm), or None when
+    there is nothing more to list, and puts both at the end."""
+    task = get_proc_task(file.f_inode)
+    if task is None:
+        raise KernelError(E.ENOENT, "map_files: the process is gone")
+    try:
+        if not dir_emit_dots(file, ctx):
+            yield None
+            return
+        try:
+            mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
+        except KernelError as err:
+            if err.errno != E.ESRCH:
+                raise
+            mm = None
+        if mm is None:
+            yield None
+            return
+        try:
+            yield task, mm
+        finally:
+            mmput(mm)
+    finally:
+        put_task_struct(task)
 
 
 def readdir_by_address(orig: Callable[..., Any], current: Any, file: Any, ctx: Any) -> None:
@@ -45,49 +82,26 @@ def readdir_by_address(orig: Callable[..., Any], current: Any, file: Any, ctx: A
     Written against 6.18.44's readdir (the 2026 order: task, dots, mm_access(), the killable mmap lock); it
     does not call `orig` -- it replaces the whole function.
     """
-    from simkernel.fs.proc.internal import get_proc_task, proc_fill_cache
-    from simkernel.fs.proc.map_files import proc_map_files_instantiate
-    from simkernel.fs.readdir import dir_emit_dots
-    from simkernel.kernel.fork import mm_access
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
-    from simkernel.kernel.task import put_task_struct
-    from simkernel.mm.mmap import mmput
-    task = get_proc_task(file.f_inode)
-    if task is None:
-        raise KernelError(E.ENOENT, "map_files: the process is gone")
-    try:
-        if not dir_emit_dots(file, ctx):
+    with _readdir_mm(current, file, ctx) as got:
+        if got is None:
             return
-        try:
-            mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
-        except KernelError as err:
-            if err.errno == E.ESRCH:
-                return
-            raise
+        task, mm = got
         resume = ctx.pos if ctx.pos > 2 else 0
+        mm.mmap_lock.down_read_killable(current)
         try:
-            mm.mmap_lock.down_read_killable(current)
-            try:
-                items = [(v.vm_start, v.vm_end, v.vm_file.f_mode) for v in mm
-                         if v.vm_file is not None and v.vm_start >= resume]
-            finally:
-                mm.mmap_lock.up_read(current)
+            items = [(v.vm_start, v.vm_end, v.vm_file.f_mode) for v in mm
+                     if v.vm_file is not None and v.vm_start >= resume]
         finally:
-            mmput(mm)
+            mm.mmap_lock.up_read(current)
         for start, end, fmode in items:
             if not proc_fill_cache(current, file, ctx, f"{start:x}-{end:x}",
                                    lambda d, m=fmode: proc_map_files_instantiate(d, task, m)):
                 break
             ctx.pos = end
-    finally:
-        put_task_struct(task)
 
 
 def lookup_permission_first(orig: Callable[..., Any], current: Any, dir: Any, dentry: Any, flags: int) -> Any:
     """proc_map_files_lookup() with the pre-2026 order: ptrace_may_access() before the name is parsed."""
-    from simkernel.fs.proc.internal import get_proc_task
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS, ptrace_may_access
-    from simkernel.kernel.task import put_task_struct
     task = get_proc_task(dir)
     if task is not None:
         allowed = ptrace_may_access(current, task, PTRACE_MODE_READ_FSCREDS)
@@ -110,45 +124,25 @@ def one_pass_readdir(orig: Callable[..., Any], current: Any, file: Any, ctx: Any
     reasons about classes, so listing another process's directory is reported too.  Results are otherwise
     those of the stock readdir.  Written against 6.18.44 (mm_access() after the dots); replaces `orig`.
     """
-    from simkernel.fs.proc.internal import get_proc_task, proc_fill_cache
-    from simkernel.fs.proc.map_files import proc_map_files_instantiate
-    from simkernel.fs.readdir import dir_emit_dots
-    from simkernel.kernel.fork import mm_access
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
-    from simkernel.kernel.task import put_task_struct
-    from simkernel.mm.mmap import mmput
-    task = get_proc_task(file.f_inode)
-    if task is None:
-        raise KernelError(E.ENOENT, "map_files: the process is gone")
-    try:
-        if not dir_emit_dots(file, ctx):
+    with _readdir_mm(current, file, ctx) as got:
+        if got is None:
             return
+        task, mm = got
+        mm.mmap_lock.down_read_killable(current)
         try:
-            mm = mm_access(current, task, PTRACE_MODE_READ_FSCREDS)
-        except KernelError as err:
-            if err.errno == E.ESRCH:
-                return
-            raise
-        try:
-            mm.mmap_lock.down_read_killable(current)
-            try:
-                pos = 2
-                for vma in mm:
-                    if vma.vm_file is None:
-                        continue
-                    pos += 1
-                    if pos <= ctx.pos:
-                        continue
-                    if not proc_fill_cache(current, file, ctx, f"{vma.vm_start:x}-{vma.vm_end:x}",
-                                           lambda d, m=vma.vm_file.f_mode: proc_map_files_instantiate(d, task, m)):
-                        break
-                    ctx.pos += 1
-            finally:
-                mm.mmap_lock.up_read(current)
+            pos = 2
+            for vma in mm:
+                if vma.vm_file is None:
+                    continue
+                pos += 1
+                if pos <= ctx.pos:
+                    continue
+                if not proc_fill_cache(current, file, ctx, f"{vma.vm_start:x}-{vma.vm_end:x}",
+                                       lambda d, m=vma.vm_file.f_mode: proc_map_files_instantiate(d, task, m)):
+                    break
+                ctx.pos += 1
         finally:
-            mmput(mm)
-    finally:
-        put_task_struct(task)
+            mm.mmap_lock.up_read(current)
 
 
 def mm_access_under_mmap_lock(orig: Callable[..., Any], current: Any, file: Any, ctx: Any) -> None:
@@ -159,15 +153,10 @@ def mm_access_under_mmap_lock(orig: Callable[..., Any], current: Any, file: Any,
     mmap_lock -> exec_update_lock, the reverse of the order the kernel already uses: the 2026 magic-link
     check holds exec_update_lock while map_files' get_link takes the mmap lock (call_proc_get_link() ->
     map_files_get_link(), so a readlink records exec_update_lock -> mmap_lock), and exec_mmap() (fs/exec.c)
-    takes exec_update_lock for write, then the old mm's mmap lock, then task_lock().  With `Kernel(lockdep=True)`, a readlink of an entry and a listing
-    with this patch, in either order, give "possible circular locking dependency detected" with both chains.
+    takes exec_update_lock for write, then the old mm's mmap lock, then task_lock().  With
+    `Kernel(lockdep=True)`, a readlink of an entry and a listing with this patch, in either order, give "possible circular locking dependency detected" with both chains.
     Then lists as the stock readdir does (it calls `orig` after the check).
     """
-    from simkernel.fs.proc.internal import get_proc_task
-    from simkernel.kernel.fork import get_task_mm, mm_access
-    from simkernel.kernel.ptrace import PTRACE_MODE_READ_FSCREDS
-    from simkernel.kernel.task import put_task_struct
-    from simkernel.mm.mmap import mmput
     task = get_proc_task(file.f_inode)
     if task is not None:
         try:

@@ -92,7 +92,10 @@ class RwSemaphore:
 
     def down_write(self, current: Task | None = None) -> None:
         """down_write(). Linux: kernel/locking/rwsem.c:down_write()"""
-        lock_acquire(current, self, LOCK_EXCLUSIVE)
+        if current is not None:     # lock_acquire() only when the scheduler or the validator is on
+            k = current.kernel
+            if k.sched is not None or k.lockdep is not None:
+                lock_acquire(current, self, LOCK_EXCLUSIVE)
         self.writer = current if current is not None else True
 
     def down_write_killable(self, current: Task | None) -> None:
@@ -100,10 +103,20 @@ class RwSemaphore:
 
         Linux: kernel/locking/rwsem.c:down_write_killable()
         """
-        _killable_wait(current, f"{self.name} for write", "down_write_killable")
-        self.down_write(current)
+        if current is None:
+            self.writer = True
+            return
+        if current.fatal_signal_pending or current.fail_nth:
+            _killable_wait(current, f"{self.name} for write", "down_write_killable")
+        k = current.kernel          # then as down_write(), written out: every mmap/mprotect/munmap takes it
+        if k.sched is not None or k.lockdep is not None:
+            lock_acquire(current, self, LOCK_EXCLUSIVE)
+        self.writer = current
 
     def up_write(self, current: Task | None = None) -> None:
         """up_write(). Linux: kernel/locking/rwsem.c:up_write()"""
         self.writer = None
-        lock_release(current, self)
+        if current is not None:     # lock_release() only when the validator or the scheduler is on
+            k = current.kernel
+            if k.lockdep is not None or k.sched is not None:
+                lock_release(current, self)

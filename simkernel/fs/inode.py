@@ -86,7 +86,8 @@ class Inode:
     """struct inode (include/linux/fs.h).
 
     Ids are kernel ids.  Times are nanoseconds from the kernel's deterministic clock.
-    For symlinks of an in-memory fs `i_link` holds the target; regular files keep bytes in `i_data`.
+    For symlinks of an in-memory fs `i_link` holds the target; a tmpfs regular file keeps its pages in
+    `i_private` (simkernel/fs/ramfs.py RamfsFileInfo, shmem's ShmemInodeInfo).
     """
 
     i_ino: int
@@ -106,7 +107,6 @@ class Inode:
     i_op: InodeOperations = field(default=empty_iops, repr=False)
     i_fop: Any = field(default=None, repr=False)
     i_link: str | None = field(default=None, repr=False)
-    i_data: bytearray | None = field(default=None, repr=False)
     i_private: Any = field(default=None, repr=False)
     i_writecount: int = field(default=0, repr=False)
     i_mmap_writable: int = field(default=0, repr=False)

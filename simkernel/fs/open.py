@@ -188,8 +188,9 @@ def sys_close(current: Task, fd: int) -> None:
 
 
 def do_truncate(current: Task, dentry: Any, length: int) -> None:
-    """do_truncate(): set the size through the filesystem's ->setattr (else the bytes beyond are cut; growing
-    leaves a hole that reads as zeros, so ftruncate(fd, 1 << 40) allocates nothing); a task without
+    """do_truncate(): set the size through the filesystem's ->setattr (tmpfs frees the pages beyond and growing
+    leaves a hole that reads as zeros, so ftruncate(fd, 1 << 40) allocates nothing; without one only i_size
+    changes); a task without
     CAP_FSETID loses the file's set-id bits (dentry_needs_remove_privs(), ATTR_FORCE).
 
     Linux: fs/open.c:do_truncate(), fs/attr.c:notify_change()
@@ -201,8 +202,6 @@ def do_truncate(current: Task, dentry: Any, length: int) -> None:
     if setattr is not None:
         setattr(current, dentry, {"size": length})
         return
-    if inode.i_data is not None and length < len(inode.i_data):
-        del inode.i_data[length:]
     inode.i_size = length
     now = inode.i_sb.kernel.current_time()
     inode.i_mtime = inode.i_ctime = now

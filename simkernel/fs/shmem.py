@@ -4,7 +4,9 @@
 `shmem_file_setup` (memfd) and `shmem_zero_setup` (MAP_SHARED|MAP_ANONYMOUS and shared /dev/zero) live on
 it: mode S_IFREG|0777, owned by the caller's fsuid/fsgid, link count 0, and a pseudo dentry that no
 directory holds, so the path printer shows "/memfd:NAME (deleted)" or "/dev/zero (deleted)".  On the
-reference host the internal mount is device 0:1 and its inodes are numbered per superblock.
+reference host the internal mount is device 0:1 and its inodes are numbered per superblock.  Their data is
+tmpfs's page cache, shared with the root fs (simkernel/fs/ramfs.py): pages exist only where written, so
+SEEK_DATA/SEEK_HOLE and st_blocks see them, and truncation frees them (compared with the host's memfd).
 
 Linux: mm/shmem.c (shmem_init, shmem_get_inode, __shmem_file_setup, shmem_zero_setup, shmem_mmap,
 shmem_file_read_iter, shmem_file_write_iter, shmem_file_llseek)
@@ -18,7 +20,7 @@ from attrs import define
 
 from simkernel.errors import KernelError
 from simkernel.fs.file import FileOperations
-from simkernel.fs.ramfs import generic_file_llseek
+from simkernel.fs.ramfs import RamfsFileInfo, generic_file_read, generic_file_write, ramfs_setattr, shmem_file_llseek
 from simkernel.fs.inode import Inode, InodeOperations, S_PRIVATE
 from simkernel.fs.super import MKDEV, FileSystemType, SuperBlock
 from simkernel.mm.mm_types import VmOperationsStruct
@@ -50,8 +52,9 @@ F_SEAL_EXEC = 0x0020
 
 
 @define(eq=False)
-class ShmemInodeInfo:
-    """struct shmem_inode_info: what the model keeps beyond struct inode (memfd seals). Linux: shmem_fs.h"""
+class ShmemInodeInfo(RamfsFileInfo):
+    """struct shmem_inode_info: the page cache (`pages`, as every tmpfs file of simkernel/fs/ramfs.py keeps it)
+    and what the model keeps beyond struct inode (memfd seals). Linux: include/linux/shmem_fs.h"""
 
     seals: int = F_SEAL_SEAL
     flags: int = 0           # VM_NORESERVE etc., as given to shmem_file_setup
@@ -62,49 +65,10 @@ shmem_vm_ops = VmOperationsStruct(name="shmem_vm_ops")
 shmem_anon_vm_ops = VmOperationsStruct(name="shmem_anon_vm_ops")
 
 
-def _touch(inode: Inode) -> None:
-    now = inode.i_sb.kernel.current_time()
-    inode.i_mtime = inode.i_ctime = now
-
-
-def shmem_file_read(current: Task, file: File, count: int, pos: int) -> bytes:
-    """shmem_file_read_iter(): bytes up to i_size; pages never written read as zeros. Linux: mm/shmem.c"""
-    inode = file.f_inode
-    if pos >= inode.i_size or count <= 0:
-        return b""
-    end = min(inode.i_size, pos + count)
-    data = inode.i_data or bytearray()
-    chunk = bytes(data[pos:end])
-    return chunk + bytes(end - pos - len(chunk))
-
-
-def shmem_file_write(current: Task, file: File, buf: bytes, pos: int) -> int:
-    """shmem_file_write_iter(): write at pos (at i_size for O_APPEND), growing the file. Linux: mm/shmem.c"""
-    inode = file.f_inode
-    if inode.i_data is None:
-        inode.i_data = bytearray()
-    data = inode.i_data
-    if file.f_flags & F.O_APPEND:
-        pos = inode.i_size
-    if pos > len(data):
-        data.extend(bytes(pos - len(data)))
-    data[pos:pos + len(buf)] = buf
-    inode.i_size = max(inode.i_size, pos + len(buf))
-    _touch(inode)
-    return len(buf)
-
-
-def shmem_file_llseek(current: Task, file: File, offset: int, whence: int) -> int:
-    """shmem_file_llseek(): SEEK_SET/CUR/END within [0, MAX_LFS_FILESIZE].
-
-    Raises:
-        KernelError(EINVAL): unknown whence or a result outside the file size limits.
-
-    Linux: mm/shmem.c:shmem_file_llseek(), fs/read_write.c:generic_file_llseek_size()
-    """
-    if whence not in (F.SEEK_SET, F.SEEK_CUR, F.SEEK_END):
-        raise KernelError(E.EINVAL)
-    return generic_file_llseek(current, file, offset, whence)
+# The internal mount's files are tmpfs files: the same page cache, read/write/llseek (SEEK_DATA/SEEK_HOLE over
+# the pages written) and truncation as the root fs's (simkernel/fs/ramfs.py), under mm/shmem.c's names.
+shmem_file_read = generic_file_read
+shmem_file_write = generic_file_write
 
 
 def shmem_mmap(current: Task, file: File, vma: VmAreaStruct) -> None:
@@ -128,7 +92,7 @@ def shmem_mmap(current: Task, file: File, vma: VmAreaStruct) -> None:
 
 shmem_file_operations = FileOperations(read=shmem_file_read, write=shmem_file_write, llseek=shmem_file_llseek,
                                        mmap=shmem_mmap)
-shmem_inode_operations = InodeOperations()
+shmem_inode_operations = InodeOperations(setattr=ramfs_setattr)
 
 
 def shmem_get_inode(sb: SuperBlock, current: Task | None, dir: Inode | None, mode: int, dev: int = 0,
@@ -147,7 +111,6 @@ def shmem_get_inode(sb: SuperBlock, current: Task | None, dir: Inode | None, mod
     inode.i_private = ShmemInodeInfo(flags=flags)
     if S.S_ISREG(mode):
         inode.i_fop = shmem_file_operations
-        inode.i_data = bytearray()
     elif S.S_ISDIR(mode):
         inode.i_nlink = 2
     return inode
@@ -183,7 +146,7 @@ def __shmem_file_setup(kernel: Kernel, name: str, size: int, flags: int, i_flags
         raise KernelError(E.EINVAL)
     inode = shmem_get_inode(mnt.mnt_sb, current, None, S.S_IFREG | S.S_IRWXUGO, 0, flags)
     inode.i_flags |= i_flags
-    inode.i_size = size          # pages read as zeros until written (i_data grows on demand)
+    inode.i_size = size          # pages read as zeros until written (a hole costs nothing)
     inode.i_nlink = 0            # clear_nlink(): it is unlinked
     return alloc_file_pseudo(inode, mnt, name, F.O_RDWR, shmem_file_operations)
 

@@ -67,12 +67,19 @@ def test_shmem_file_read_write_llseek(k: Any, t: Any) -> None:
             SH.shmem_file_llseek(t, f, off, whence)
 
 
-def test_shmem_file_write_without_data(k: Any, t: Any) -> None:
-    """A shmem inode without a byte buffer gets one on first write."""
-    f = SH.shmem_file_setup(k, "w", 0, 0, t)
-    f.f_inode.i_data = None
-    SH.shmem_file_write(t, f, b"x", 2)
-    assert SH.shmem_file_read(t, f, 9, 0) == b"\0\0x"
+def test_shmem_files_keep_tmpfs_pages(k: Any, t: Any) -> None:
+    """A shmem file is a tmpfs file: pages exist only where written (st_blocks, SEEK_DATA/SEEK_HOLE), a
+    shrink frees them and zeroes the tail (memfd compared with the host in tests/host/test_vfs_host.py)."""
+    f = SH.shmem_file_setup(k, "w", 3 * PAGE, 0, t)
+    SH.shmem_file_write(t, f, b"x", PAGE + 2)
+    assert sorted(f.f_inode.i_private.pages) == [1] and f.f_inode.i_blocks == PAGE // 512
+    assert SH.shmem_file_llseek(t, f, 0, 3) == PAGE            # SEEK_DATA: the first written page
+    assert SH.shmem_file_llseek(t, f, PAGE, 4) == 2 * PAGE     # SEEK_HOLE: after it
+    with kraises(E.ENXIO):
+        SH.shmem_file_llseek(t, f, 2 * PAGE, 3)                # no data after the last written page
+    SH.shmem_inode_operations.setattr(t, f.f_path.dentry, {"size": PAGE + 2})
+    SH.shmem_inode_operations.setattr(t, f.f_path.dentry, {"size": 2 * PAGE})
+    assert SH.shmem_file_read(t, f, 4, PAGE) == b"\0\0\0\0"   # the byte past the shrink was zeroed
 
 
 def test_shmem_zero_setup_shared_anonymous(t: Any) -> None:
@@ -101,6 +108,6 @@ def test_shmem_mmap_write_seal(k: Any, t: Any) -> None:
 
 
 def test_shmem_get_inode_directory(k: Any) -> None:
-    """A directory inode starts with two links and no byte buffer."""
+    """A directory inode starts with two links and no file operations of a regular file."""
     inode = SH.shmem_get_inode(k.shm_mnt.mnt_sb, None, None, 0o40755)
-    assert inode.i_nlink == 2 and inode.i_data is None
+    assert inode.i_nlink == 2 and inode.i_fop is not SH.shmem_file_operations

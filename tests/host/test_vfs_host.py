@@ -321,6 +321,34 @@ def test_read_write_lseek_truncate_match_host(host: Any, compared: Any) -> None:
     run_both(host, compared, scenario_open_data)
 
 
+def scenario_memfd_data(k: Any, d: str) -> Obs:
+    """A memfd is a tmpfs file on the internal mount: pages exist where written, SEEK_DATA/SEEK_HOLE find
+    them, st_blocks counts them, truncation frees them (mm/shmem.c: shmem_file_llseek, shmem_setattr)."""
+    o = Obs()
+    t = k.spawn("memfd", uid=1000, gid=1000)
+    fd = t.sys.memfd_create("data")
+    o.do("write", t.sys.write, fd, b"abc")
+    o.do("ftruncate grow", t.sys.ftruncate, fd, 3 * 4096)
+    o.do("pwrite last page", lambda: (t.sys.lseek(fd, 2 * 4096 + 10, SEEK_SET), t.sys.write(fd, b"z"))[1])
+    for off in (0, 5, 4096, 5000, 2 * 4096, 3 * 4096, 4 * 4096, -1):
+        o.do(f"SEEK_DATA {off}", t.sys.lseek, fd, off, 3)
+        o.do(f"SEEK_HOLE {off}", t.sys.lseek, fd, off, 4)
+    o.do("fstat", lambda: (t.sys.fstat(fd).st_size, t.sys.fstat(fd).st_blocks))
+    o.do("pread across the hole", t.sys.pread, fd, 12, 4096 - 4)
+    o.do("ftruncate shrink", t.sys.ftruncate, fd, 2)
+    o.do("fstat after shrink", lambda: (t.sys.fstat(fd).st_size, t.sys.fstat(fd).st_blocks))
+    o.do("ftruncate grow again", t.sys.ftruncate, fd, 4096)
+    o.do("pread after regrow", t.sys.pread, fd, 5, 0)
+    o.do("SEEK_HOLE after regrow", t.sys.lseek, fd, 0, 4)
+    t.sys.close(fd)
+    return o
+
+
+def test_memfd_data_matches_host(host: Any, compared: Any) -> None:
+    """memfd data, holes, SEEK_DATA/SEEK_HOLE, st_blocks and truncation as on the host's tmpfs."""
+    run_both(host, compared, scenario_memfd_data)
+
+
 # -- names: trailing slashes, dots, lengths, symlink loops -------------------------------------------------
 def scenario_names(k: Any, d: str) -> Obs:
     o = Obs()

@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _races(args: argparse.Namespace) -> int:
     """`races`: explore each (race, release) with progress on stderr, then the table and the mismatches."""
-    from simkernel.races import RACES, VerdictTable
+    from simkernel.races import RACES, verdict_table
     from simkernel.versions import resolve_version
     if args.list:
         for name, r in RACES.items():
@@ -169,15 +169,11 @@ def _races(args: argparse.Namespace) -> int:
     if unknown:
         print(f"simkernel races: unknown race {unknown[0]!r}; known: {', '.join(RACES)}", file=sys.stderr)
         return 2
-    cells = {}
-    total = len(names) * len(versions)
-    for i, (n, v) in enumerate(((n, v) for n in names for v in versions), 1):
-        print(f"[{i}/{total}] {n} on {v} ...", file=sys.stderr, flush=True)
-        cells[(n, v)] = RACES[n].explore(v)
-    table = VerdictTable(names, versions, cells)
+    table = verdict_table(names, versions, progress=lambda i, total, n, v: print(
+        f"[{i}/{total}] {n} on {v} ...", file=sys.stderr, flush=True))
     print(table)
     if args.witness:
-        for (n, v), res in cells.items():
+        for (n, v), res in table.cells.items():
             if res.verdict == "Sometimes" and res.witness is not None:
                 print(f"\n{n} on {v}: {RACES[n].condition_text} -- witness:\n{res.witness}")
     bad = table.mismatches()

@@ -130,10 +130,18 @@ class VerdictTable:
 
 
 def verdict_table(names: tuple[str, ...] | None = None,
-                  versions: tuple[str, ...] = ("3.4", "4.4", "6.18", "6.18.44")) -> VerdictTable:
-    """Explore each race (default: all) on each release; a table of verdicts (about 10 s for the default)."""
-    names = tuple(names or RACES)
-    return VerdictTable(names, tuple(versions), {(n, v): RACES[n].explore(v) for n in names for v in versions})
+                  versions: tuple[str, ...] = ("3.4", "4.4", "6.18", "6.18.44"),
+                  progress: Callable[[int, int, str, str], None] | None = None) -> VerdictTable:
+    """Explore each race (default: all) on each release; a table of verdicts (about 10 s for the default).
+    `progress(i, total, race, version)` is called before each exploration (the CLI prints it)."""
+    names, versions = tuple(names or RACES), tuple(versions)
+    cells: dict[tuple[str, str], Exploration] = {}
+    total = len(names) * len(versions)
+    for i, (n, v) in enumerate(((n, v) for n in names for v in versions), 1):
+        if progress is not None:
+            progress(i, total, n, v)
+        cells[(n, v)] = RACES[n].explore(v)
+    return VerdictTable(names, versions, cells)
 
 
 def race(r: Race) -> Race:

@@ -28,42 +28,31 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 # The last commit before the lock validator / ledger / fail-nth / scheduler hooks (7e96ed4 added the first).
 BASELINE_REV = "4d63b2a"
 
-# The workload, run by `python -c` in a child whose sys.path starts with the tree to measure.  Only the public
-# API (Kernel, spawn, task.sys) so that it runs unchanged on both trees.
+# The workload, run by `python -c` in a child whose sys.path starts with the tree to measure, then this
+# directory: benchmarks/scale.py's phases (which use only the public API, so they run on both trees).
 _CHILD = r"""
 import gc, json, sys, time
+sys.path.insert(1, sys.argv[2])
 import simkernel
-from simkernel.uapi import MAP_SHARED, O_CREAT, O_RDONLY, O_RDWR, PROT_NONE, PROT_READ
-n = int(sys.argv[1]); BASE = 0x7E0000000000; PAGE = 4096
-k = simkernel.Kernel(); t = k.spawn("bench"); s = t.sys
-fd = s.open("/tmp/sparse", O_CREAT | O_RDWR, 0o644); s.ftruncate(fd, n * PAGE)
+from scale import BASE, PAGE, _sim_boot, _sim_build, _sim_read_maps, readlink_sample
+n = int(sys.argv[1])
+k, t, fd = _sim_boot(n)
 d = f"/proc/{t.pid}/map_files/"
-step = max(1, n // 200)
-sample = [d + f"{BASE + i * PAGE:x}-{BASE + (i + 1) * PAGE:x}" for i in range(0, n, step)][:200]
-def maps():
-    f = s.open(f"/proc/{t.pid}/maps", O_RDONLY); out = []
-    while True:
-        b = s.read(f, 65536)
-        if not b:
-            break
-        out.append(b)
-    s.close(f)
-    return [line.split(None, 5) for line in b"".join(out).decode().splitlines()]
+sample = [d + name for name in readlink_sample(n)]
 gc.collect()
 t0 = time.process_time()
-s.mmap(BASE, n * PAGE, PROT_READ, MAP_SHARED | 0x100000, fd, 0)
-for i in range(1, n, 2):
-    s.mprotect(BASE + i * PAGE, PAGE, PROT_NONE)
-s.listdir(d)
+_sim_build(t, fd, n)
+t.sys.listdir(d)
 for _ in range(5):
     for p in sample:
-        s.readlink(p)
-maps()
-s.munmap(BASE, n * PAGE)
+        t.sys.readlink(p)
+_sim_read_maps(t)
+t.sys.munmap(BASE, n * PAGE)
 print(json.dumps({"cpu_s": time.process_time() - t0, "file": simkernel.__file__}))
 """
 
@@ -84,7 +73,7 @@ def extract(rev: str, dest: Path) -> bool:
 
 def _run(tree: Path, n: int) -> float:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(n)], check=True, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(n), str(HERE)], check=True, capture_output=True, text=True,
                          env=env, cwd=tree, timeout=600).stdout
     res = json.loads(out.strip().splitlines()[-1])
     assert res["file"].startswith(str(tree)), f"child imported {res['file']}, not the tree under {tree}"

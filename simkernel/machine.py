@@ -100,10 +100,10 @@ class Kernel:
     # Kernel(lockdep=True) installs the lock validator (kernel/locking/lockdep.py), Kernel(ref_tracker=True)
     # the refcount ledger (lib/ref_tracker.py).  Off, each costs one attribute test per lock or reference.
     lockdep: Any = field(default=False, repr=False)
+    ref_tracker: Any = field(default=False, repr=False)
     # Built with CONFIG_FAULT_INJECTION: /proc/<pid>/fail-nth exists (this machine's kernel has none, so the
     # default lists /proc/<pid> as the host does).  `k.fail_nth()` works either way.
     fault_injection: bool = field(default=False, repr=False)
-    ref_tracker: Any = field(default=False, repr=False)
     # The interleaving scheduler while the race explorer runs this kernel (kernel/sched/), else None.
     sched: Any = field(default=None, repr=False)
     # Syscall entry/exit work (like the kernel's syscall_work flags): objects with syscall_enter(current,

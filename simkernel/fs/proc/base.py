@@ -455,25 +455,24 @@ def _task_dir() -> PidEntry:
     return DIR("task", S.S_IRUGO | S.S_IXUGO, iop, fop)
 
 
-def _build_tables(fault_injection: bool) -> tuple[tuple[PidEntry, ...], tuple[PidEntry, ...]]:
-    """tgid_base_stuff[] and tid_base_stuff[], in the kernel's relative order; with "fail-nth" in a
-    CONFIG_FAULT_INJECTION build."""
+def _build_tables() -> tuple[tuple[PidEntry, ...], ...]:
+    """tgid_base_stuff[] and tid_base_stuff[] in the kernel's relative order, without and with the
+    CONFIG_FAULT_INJECTION row "fail-nth" (before uid_map in both): the same row objects in both builds."""
     fd, maps, status = _dir_fd(), _maps_entry(), _status_entry()
     comm = _reg("comm", S.S_IRUGO | S.S_IWUSR, _comm_show, write=_comm_write)
     cwd, root, exe = LNK("cwd", proc_cwd_link), LNK("root", proc_root_link), LNK("exe", proc_exe_link)
-    uid_map, gid_map, setgroups = _id_map_entry("uid"), _id_map_entry("gid"), _setgroups_entry()
+    ids = (_id_map_entry("uid"), _id_map_entry("gid"), _setgroups_entry())
     from simkernel.fs.proc.fail_nth import fail_nth_entry
-    fail_nth = (fail_nth_entry(),) if fault_injection else ()   # CONFIG_FAULT_INJECTION: before uid_map
-    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe, *fail_nth, uid_map, gid_map,
-            setgroups)
-    tid = (fd, status, comm, maps, cwd, root, exe, *fail_nth, uid_map, gid_map, setgroups)
-    return tgid, tid
+    fail_nth = fail_nth_entry()
+    tgid = (_task_dir(), fd, _dir_map_files(), status, comm, maps, cwd, root, exe)
+    tid = (fd, status, comm, maps, cwd, root, exe)
+    return tgid + ids, tid + ids, tgid + (fail_nth, *ids), tid + (fail_nth, *ids)
 
 
 # The tables of a kernel built like this machine's (no CONFIG_FAULT_INJECTION, so no fail-nth), and of one
 # built with it (`Kernel(fault_injection=True)`).
-TGID_BASE_STUFF, TID_BASE_STUFF = _build_tables(fault_injection=False)
-TGID_BASE_STUFF_FAULT_INJECTION, TID_BASE_STUFF_FAULT_INJECTION = _build_tables(fault_injection=True)
+(TGID_BASE_STUFF, TID_BASE_STUFF,
+ TGID_BASE_STUFF_FAULT_INJECTION, TID_BASE_STUFF_FAULT_INJECTION) = _build_tables()
 
 # Directories of the real tables that simkernel does not model (fdinfo, ns, net, attr on a 6.18 x86-64
 # build): they still count in the link count of /proc/<pid> and /proc/<pid>/task/<tid>, which

@@ -9,7 +9,8 @@ validator's splats and the refcount ledger's leaks (the shell boots `Kernel(lock
 from __future__ import annotations
 
 import errno as pyerrno
-from typing import Any
+
+from simkernel.shell_base import ShellBase, Usage
 
 __all__ = ["DebugCommands", "DEBUG_COMMANDS"]
 
@@ -20,17 +21,10 @@ DEBUG_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class DebugCommands:
-    """do_dmesg / do_fail_nth; needs the shell's `k`, `task`, `_print`, `_error` and `Usage`."""
-
-    k: Any
-    task: Any
-
-    def _print(self, text: str = "") -> None:  # pragma: no cover - provided by Shell
-        raise NotImplementedError
+class DebugCommands(ShellBase):
+    """do_dmesg / do_fail_nth."""
 
     def do_dmesg(self, args: list[str]) -> int:
-        from simkernel.shell import Usage
         if args not in ([], ["-c"]):
             raise Usage("")
         k = self.k
@@ -49,7 +43,6 @@ class DebugCommands:
         return 0
 
     def do_fail_nth(self, args: list[str]) -> int:
-        from simkernel.shell import Usage
         if len(args) > 1 or (args and not args[0].isdigit()):
             raise Usage("")
         t = self.task

@@ -475,11 +475,11 @@ def test_unexpected_oserror_in_a_command_is_reported(monkeypatch: pytest.MonkeyP
 
 def test_ps_failure_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     """ps reports an unreadable /proc like procps does."""
-    import simkernel.shell as shell_mod
+    import simkernel.shell_proc as shell_proc
 
     def no_proc(task: Any) -> list[str]:
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(shell_mod, "ps", no_proc)
+    monkeypatch.setattr(shell_proc, "ps", no_proc)
     assert sh("ps")[2] == "ps: /proc: Permission denied\n"
 
 

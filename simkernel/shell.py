@@ -36,8 +36,8 @@ import shlex
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TextIO
 
-from simkernel.shell_base import (Usage, _CommandFailed, cap_names, parse_addr, parse_caps, parse_prot,  # noqa: F401
-                                  parse_range, parse_size, prot_string)
+from simkernel.shell_base import (Usage, _CommandFailed, _optional_number, cap_names, parse_addr,  # noqa: F401
+                                  parse_caps, parse_prot, parse_range, parse_size, prot_string)
 from simkernel.shell_debug import DEBUG_COMMANDS, DebugCommands
 from simkernel.shell_fs import FileCommands, _file_type, _ls_time  # noqa: F401 - tests import these from here
 from simkernel.shell_mm import MemoryCommands
@@ -141,12 +141,9 @@ class Shell(FileCommands, ProcessCommands, MemoryCommands, TraceCommands, DebugC
         """Run script lines; returns the exit status (the last command's, or 1 at a failure with
         exit_on_error, or the `quit` status)."""
         for line in lines:
-            try:
-                status = self.execute(line)
-            except _Quit as q:
-                return q.status
-            if status and self.exit_on_error:
-                return 1
+            end = self._step(line)
+            if end is not None:
+                return end
         return self.status
 
     def interact(self) -> int:
@@ -161,12 +158,18 @@ class Shell(FileCommands, ProcessCommands, MemoryCommands, TraceCommands, DebugC
             except KeyboardInterrupt:
                 self.out.write("^C\n")
                 continue
-            try:
-                status = self.execute(line)
-            except _Quit as q:
-                return q.status
-            if status and self.exit_on_error:
-                return 1
+            end = self._step(line)
+            if end is not None:
+                return end
+
+    def _step(self, line: str) -> int | None:
+        """Execute one line of `run` or `interact`: the status to leave with (`quit`'s, or 1 at a failure with
+        exit_on_error), else None to go on."""
+        try:
+            status = self.execute(line)
+        except _Quit as q:
+            return q.status
+        return 1 if status and self.exit_on_error else None
 
     # -- one line -----------------------------------------------------------------------------------------
     def execute(self, line: str) -> int:
@@ -283,9 +286,8 @@ class Shell(FileCommands, ProcessCommands, MemoryCommands, TraceCommands, DebugC
         return 0
 
     def do_quit(self, args: list[str]) -> int:
-        if len(args) > 1 or (args and not args[0].isdigit()):
-            raise Usage("")
-        raise _Quit(int(args[0]) & 0xFF if args else self.status)
+        status = _optional_number(args)
+        raise _Quit(status & 0xFF if status is not None else self.status)
 
 
 def _setup_readline() -> None:

@@ -121,6 +121,14 @@ def cap_names(mask: int) -> str:
     return ",".join(names) or "none"
 
 
+def _optional_number(args: list[str]) -> int | None:
+    """The one optional decimal operand of `quit`, `exit-task` and `fail-nth`: `["7"]` -> 7, `[]` -> None;
+    more operands or a non-number (`["-1"]`, `["x"]`) are a Usage error."""
+    if len(args) > 1 or (args and not args[0].isdigit()):
+        raise Usage("")
+    return int(args[0]) if args else None
+
+
 def _options(args: list[str], flags: Iterable[str] = (), valued: Iterable[str] = ()) -> tuple[dict[str, Any],
                                                                                              list[str]]:
     """A small getopt: flags (`-l`, `--shared`; short ones combine: `-la`) and valued options (`--uid 5`,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno as pyerrno
 
-from simkernel.shell_base import ShellBase, Usage
+from simkernel.shell_base import ShellBase, Usage, _optional_number
 
 __all__ = ["DebugCommands", "DEBUG_COMMANDS"]
 
@@ -43,11 +43,10 @@ class DebugCommands(ShellBase):
         return 0
 
     def do_fail_nth(self, args: list[str]) -> int:
-        if len(args) > 1 or (args and not args[0].isdigit()):
-            raise Usage("")
+        nth = _optional_number(args)
         t = self.task
-        if args:
-            self.k.fail_nth(t, int(args[0]))
+        if nth is not None:
+            self.k.fail_nth(t, nth)
             return 0
         res = self.k.fail_nth_result(t)
         if res is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat as pystat
 import time
+from typing import Callable
 
 from simkernel.shell_base import ShellBase, Usage, _options, parse_size
 from simkernel.uapi import fcntl as F
@@ -51,9 +52,21 @@ def _file_type(st: os.stat_result) -> str:
     return "weird file"
 
 
+def _join(d: str, name: str) -> str:
+    """The path of `name` in directory `d`, as ls prints it: `/tmp` + `f` -> `/tmp/f`, `/` + `tmp` -> `/tmp`."""
+    return d.rstrip("/") + "/" + name if d != "/" else "/" + name
+
+
 def _quote(path: str) -> str:
     """coreutils' shell-escape quoting in the C locale, for the plain names simkernel makes: 'PATH'."""
     return "'" + path.replace("'", "'\\''") + "'"
+
+
+def _chmod_what(path: str, e: OSError) -> str:
+    """chmod's words for a failure: `chmod: cannot access 'PATH'` when it is missing, else
+    `chmod: changing permissions of 'PATH'`."""
+    what = "cannot access" if isinstance(e, FileNotFoundError) else "changing permissions of"
+    return f"chmod: {what} {_quote(path)}"
 
 
 class FileCommands(ShellBase):
@@ -90,7 +103,7 @@ class FileCommands(ShellBase):
             names = sorted(n for n in names + ([".", ".."] if show_all else []) if show_all or n[0] != ".")
             entries: list[tuple[str, os.stat_result | None]] = []
             for n in names:
-                full = d.rstrip("/") + "/" + n if d != "/" else "/" + n
+                full = _join(d, n)
                 if not long:
                     entries.append((n, None))
                     continue
@@ -119,7 +132,7 @@ class FileCommands(ShellBase):
         now = self.k.clock_ns / 1e9
         rows: list[list[str]] = []
         for n, st in entries:
-            full = n if not d else (d.rstrip("/") + "/" + n if d != "/" else "/" + n)
+            full = _join(d, n) if d else n
             if st is None:
                 rows.append(["??????????", "?", "?", "?", "?", "           ?", n])
                 continue
@@ -141,28 +154,29 @@ class FileCommands(ShellBase):
             self._print(f"{r[0]} {r[1]:>{w[1]}} {r[2]:<{w[2]}} {r[3]:<{w[3]}} {r[4]:>{w[4]}} {r[5]} {r[6]}")
         return status
 
+    def _each(self, paths: list[str], action: Callable[[str], object],
+              what: Callable[[str, OSError], str]) -> int:
+        """Run `action` on every path as coreutils do: a failure prints `what(path, error): strerror` and the
+        next path still runs; the status is 1 if any failed."""
+        status = 0
+        for p in paths:
+            try:
+                action(p)
+            except OSError as e:
+                status = self._oserror(f"{what(p, e)}: {e.strerror}", e)
+        return status
+
     def do_cat(self, args: list[str]) -> int:
         if not args:
             raise Usage("missing file operand")
-        status = 0
-        for p in args:
-            try:
-                self._stdout.write(cat(self.task, p))
-            except OSError as e:
-                status = self._oserror(f"cat: {p}: {e.strerror}", e)
+        status = self._each(args, lambda p: self._stdout.write(cat(self.task, p)), lambda p, e: f"cat: {p}")
         self._stdout.flush()
         return status
 
     def do_readlink(self, args: list[str]) -> int:
         if not args:
             raise Usage("missing operand")
-        status = 0
-        for p in args:
-            try:
-                self._print(self.task.sys.readlink(p))
-            except OSError as e:
-                status = self._oserror(f"readlink: {p}: {e.strerror}", e)
-        return status
+        return self._each(args, lambda p: self._print(self.task.sys.readlink(p)), lambda p, e: f"readlink: {p}")
 
     def do_stat(self, args: list[str]) -> int:
         opts, paths = _options(args, flags=("-L",))
@@ -246,13 +260,7 @@ class FileCommands(ShellBase):
     def do_rm(self, args: list[str]) -> int:
         if not args:
             raise Usage("missing operand")
-        status = 0
-        for p in args:
-            try:
-                self.task.sys.unlink(p)
-            except OSError as e:
-                status = self._oserror(f"rm: cannot remove {_quote(p)}: {e.strerror}", e)
-        return status
+        return self._each(args, lambda p: self.task.sys.unlink(p), lambda p, e: f"rm: cannot remove {_quote(p)}")
 
     def do_mkdir(self, args: list[str]) -> int:
         opts, paths = _options(args, flags=("-p",))
@@ -282,11 +290,4 @@ class FileCommands(ShellBase):
             mode = int(args[0], 8)
         except ValueError:
             raise Usage(f"invalid mode: {_quote(args[0])} (octal modes only)") from None
-        status = 0
-        for p in args[1:]:
-            try:
-                self.task.sys.chmod(p, mode)
-            except OSError as e:
-                what = "cannot access" if isinstance(e, FileNotFoundError) else "changing permissions of"
-                status = self._oserror(f"chmod: {what} {_quote(p)}: {e.strerror}", e)
-        return status
+        return self._each(args[1:], lambda p: self.task.sys.chmod(p, mode), _chmod_what)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simkernel.kernel.task import TASK_RUNNING
-from simkernel.shell_base import ShellBase, Usage, _CommandFailed, _options, cap_names, parse_caps
+from simkernel.shell_base import ShellBase, Usage, _CommandFailed, _optional_number, _options, cap_names, parse_caps
 from simkernel.uapi import prctl as P
 from simkernel.userspace import ps
 
@@ -128,12 +128,11 @@ class ProcessCommands(ShellBase):
         return 0
 
     def do_exit_task(self, args: list[str]) -> int:
-        if len(args) > 1 or (args and not args[0].isdigit()):
-            raise Usage("")
+        status = _optional_number(args)
         t = self.task
         if t is self.k.init:
             return self._error("exit-task: pid 1 is init: the kernel would panic; `as PID` another task first")
-        t.sys.exit_group(int(args[0]) if args else 0)
+        t.sys.exit_group(status if status is not None else 0)
         parent = t.real_parent
         self.task = parent if parent is not None and parent.state == TASK_RUNNING else self.k.init
         self._print(f"process {t.pid} exited ({t.state}); acting as pid {self.task.pid}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from simkernel.errors import KernelError
 from simkernel.fs.file import (FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_LSEEK, FMODE_PATH, FMODE_PREAD, FMODE_READ,
-                               FMODE_WRITE, File)
+                               FMODE_UNSIGNED_OFFSET, FMODE_WRITE, File)
 from simkernel.uapi import errno as E
 from simkernel.uapi.fcntl import SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET
 
@@ -35,7 +35,6 @@ def rw_verify_area(file: File, pos: int, count: int) -> None:
     """rw_verify_area(): a negative position, or one where pos + count passes LLONG_MAX, is EINVAL (unless
     the file takes unsigned offsets, like /proc/<pid>/mem).  Linux: fs/read_write.c:rw_verify_area()
     """
-    from simkernel.fs.file import FMODE_UNSIGNED_OFFSET
     if file.f_mode & FMODE_UNSIGNED_OFFSET:
         return
     if count < 0 or pos < 0 or pos + count > LLONG_MAX:

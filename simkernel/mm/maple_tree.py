@@ -141,7 +141,11 @@ class MapleTree:
         return self._vals[b - 1][-1] if b else None
 
     def iter_from(self, addr: int) -> Iterator[VmAreaStruct]:
-        """VMAs with vm_end > addr, ascending (a C-level iterator: the VMAs it hands out are not counted)."""
+        """VMAs with vm_end > addr, ascending (a C-level iterator: the VMAs it hands out are not counted).
+
+        The iterator reads the live blocks (no copy: /proc/<pid>/maps starts one per read(2)), so the tree
+        must not change while it is in use -- its callers hold the mmap lock.
+        """
         b, i = self._le(addr)
         if b < 0:
             b, i = 0, 0
@@ -151,7 +155,11 @@ class MapleTree:
         vals = self._vals
         if b >= len(vals):
             return iter(())
-        return chain(vals[b][i:], chain.from_iterable(vals[b + 1:]))
+        block = iter(vals[b])
+        block.__setstate__(i)       # list iterators resume at an index (their pickle state): no slice
+        rest = iter(vals)
+        rest.__setstate__(b + 1)
+        return chain(block, chain.from_iterable(rest))
 
     def iter_back_below(self, key: int) -> Iterator[VmAreaStruct]:
         """VMAs with vm_start < key, descending (each one handed out counts as a visit)."""

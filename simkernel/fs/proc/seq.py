@@ -138,16 +138,16 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
             m.read_pos = m.index = m.count = 0
             raise
         m.read_pos = pos
-    out = bytearray()
+    out = b""
     if m.count:   # flush what the last read left in the buffer
         n = min(m.count, count)
-        out += m.buf[m.from_:m.from_ + n]
+        out = m.buf[m.from_:m.from_ + n]
         m.count -= n
         m.from_ += n
         if m.count:
-            m.read_pos += len(out)
+            m.read_pos += n
             might_fault(current)   # copy_to_iter()
-            return bytes(out)
+            return out
     m.from_ = 0
     err: KernelError | None = None
     records = _records(current, m, m.index)
@@ -158,26 +158,32 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
                 continue
             while len(data) > m.size:
                 m.size <<= 1
-            buf = bytearray(data)
             m.index = nxt
             want, size = count - len(out), m.size
-            used = len(buf)
+            used = len(data)
             if used < want:
+                parts = [data]
                 index = nxt
                 try:
                     for data, nxt in records:   # Fill: more whole records while they fit
                         used += len(data)
                         if used > size:
                             break
-                        buf += data
+                        parts.append(data)
                         index = nxt
                         if used >= want:
                             break
                 finally:
                     m.index = index     # the records taken (also if the cursor fails midway)
+                buf = b"".join(parts)
+            else:
+                buf = data
             n = min(len(buf), want)
-            out += buf[:n]
-            m.buf, m.from_, m.count = bytes(buf), n, len(buf) - n
+            m.buf, m.from_, m.count = buf, n, len(buf) - n
+            if out:
+                out += buf[:n]
+            else:
+                out = buf if n == len(buf) else buf[:n]
             break
         else:
             m.count = 0
@@ -191,7 +197,7 @@ def seq_read(current: Task, file: File, count: int, pos: int) -> bytes:
     m.read_pos += len(out)
     if out:
         might_fault(current)   # copy_to_iter()
-    return bytes(out)
+    return out
 
 
 def seq_lseek(current: Task, file: File, offset: int, whence: int) -> int:

@@ -41,33 +41,50 @@ _PERMS_B = tuple(p.encode() for p in _PERMS)
 _NAMED_B = _NAMED.encode()
 
 
-def show_map_vma(vma: VmAreaStruct, root: Any, names: dict[Any, tuple[bytes, bytes]] | None = None) -> Any:
+def show_map_vma(vma: VmAreaStruct, root: Any,
+                 names: dict[Any, tuple[bytes, int, bytes, bytes]] | None = None) -> Any:
     """One maps line (with its newline): text, or with `names` (the seq_file read path) the bytes it writes
     to the seq buffer.
 
-    `names`, when given, remembers each mapped file's " major:minor inode " field and d_path() name for the
-    duration of one read(2): nothing can rename or unmount a file between two lines of one read, so the
-    lines are the ones rendered afresh (the kernel calls d_path() for every line).
+    `names`, when given, remembers for the duration of one read(2) each mapped file's " major:minor inode "
+    field, its d_path() name, and a whole-line format with the padding of the last line printed and that
+    line's length.  Nothing can rename or unmount a file between
+    two lines of one read, so the lines are the ones rendered afresh (the kernel calls d_path() for every
+    line).  The whole-line format prints the addresses with "%x" (the same digits as "%08x" from 0x10000000
+    on, and no zero-padding step) and is right exactly when it gives a line of the same length: the padding
+    depends only on the prefix's length (seq_pad() fills it to 72 columns), so a line of another length, or
+    below 0x10000000, is printed again the long way, and its format kept for the next lines.
 
     Linux: fs/proc/task_mmu.c:show_map_vma()
     """
     flags = vma.vm_flags
     f = vma.vm_file
     if names is not None:   # the read path: bytes, formatted directly (no per-line encode)
+        perms_b = _PERMS_B[flags & 7 | flags >> 4 & 8]
         if f is not None:
+            start = vma.vm_start
+            args = (start, vma.vm_end, perms_b, vma.vm_pgoff << 12)
             known_b = names.get(f)
-            if known_b is None:     # "%08x-%08x %s %08x major:minor inode " as a format, and the name
+            if known_b is not None:
+                if start >> 28:
+                    line_b = known_b[0] % args
+                    if len(line_b) == known_b[1]:
+                        return line_b
+                fields_b, tail_b = known_b[2], known_b[3]
+            else:                   # " major:minor inode ", and the name
                 inode = f.f_inode
                 dev = inode.i_sb.s_dev
-                known_b = names[f] = (
-                    b"%%08x-%%08x %%s %%08x %02x:%02x %d " % (MAJOR(dev), MINOR(dev), inode.i_ino),
-                    d_path(f.f_path, root).replace("\n", "\\012").encode("utf-8", "surrogateescape"))
-            return _NAMED_B % (known_b[0] % (vma.vm_start, vma.vm_end, _PERMS_B[flags & 7 | flags >> 4 & 8],
-                                             vma.vm_pgoff << 12), known_b[1])
-        line_b = b"%08x-%08x %s 00000000 00:00 0 " % (vma.vm_start, vma.vm_end, _PERMS_B[flags & 7 | flags >> 4 & 8])
+                fields_b = b" %02x:%02x %d " % (MAJOR(dev), MINOR(dev), inode.i_ino)
+                tail_b = b" %s\n" % d_path(f.f_path, root).replace("\n", "\\012").encode("utf-8", "surrogateescape")
+            head_b = b"%08x-%08x %s %08x%s" % (*args, fields_b)
+            line_b = head_b.ljust(_PAD) + tail_b      # seq_pad(m, ' '), then the name
+            names[f] = (b"%x-%x %s %08x" + fields_b + b" " * (len(line_b) - len(head_b) - len(tail_b))
+                        + tail_b.replace(b"%", b"%%"), len(line_b), fields_b, tail_b)
+            return line_b
         if vma.anon_name:
-            return _NAMED_B % (line_b, vma.anon_name.encode("utf-8", "surrogateescape"))
-        return line_b + b"\n"
+            return _NAMED_B % (b"%08x-%08x %s 00000000 00:00 0 " % (vma.vm_start, vma.vm_end, perms_b),
+                               vma.anon_name.encode("utf-8", "surrogateescape"))
+        return b"%08x-%08x %s 00000000 00:00 0 \n" % (vma.vm_start, vma.vm_end, perms_b)
     perms = _PERMS[(flags & 7) | ((flags >> 4) & 8)]
     if f is not None:
         inode = f.f_inode

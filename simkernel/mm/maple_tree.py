@@ -8,6 +8,11 @@ moves at most one block's pointers; iteration is in address order.  Each block a
 VMAs, so the k-th one (what /proc/<pid>/map_files position k names) is found without walking the VMAs
 before it.
 
+A finger (`_fb`, `_fi`: the block and index of the VMA the last find_after() returned, the last insert() or
+rekey() passed, or the last remove() left behind) is tried before bisecting: mprotect() and munmap() walking
+up a range find, re-key and insert next to the VMA they just touched.  It is only a hint, any value will do:
+each use checks it against the VMAs or keys it points at (an insert() next to the finger's VMA follows it).
+
 `visits` counts the VMAs the simulator itself handed out or stepped over through this tree (lookups,
 neighbours, positional seeks; a whole iteration counts its length, `iter_from` only its start, the records of
 /proc/<pid>/maps being the caller's to count); tests/test_complexity.py uses it to check that lookups stay
@@ -38,7 +43,7 @@ class MapleTree:
     blocks, `_keys[b][i] == _vals[b][i].vm_start`, `_nfile[b]` counts VMAs with a vm_file in block b.
     """
 
-    __slots__ = ("_keys", "_vals", "_mins", "_nfile", "_len", "visits")
+    __slots__ = ("_keys", "_vals", "_mins", "_nfile", "_len", "visits", "_fb", "_fi")
 
     def __init__(self) -> None:
         self._keys: list[list[int]] = []
@@ -47,6 +52,7 @@ class MapleTree:
         self._nfile: list[int] = []
         self._len = 0
         self.visits = 0
+        self._fb = self._fi = 0     # the finger (see the module docstring)
 
     def __len__(self) -> int:
         return self._len
@@ -81,10 +87,16 @@ class MapleTree:
         return b, bisect_right(self._keys[b], key) - 1
 
     def _at(self, vma: VmAreaStruct) -> tuple[int, int]:
+        b, i = self._fb, self._fi
+        vals = self._vals
+        if b < len(vals):
+            block = vals[b]
+            if i < len(block) and block[i] is vma:     # the finger's VMA
+                return b, i
         key = vma.vm_start
         b = bisect_right(self._mins, key) - 1
         i = bisect_left(self._keys[b], key) if b >= 0 else 0
-        assert b >= 0 and i < len(self._keys[b]) and self._vals[b][i] is vma, f"{vma!r} is not in the tree"
+        assert b >= 0 and i < len(self._keys[b]) and vals[b][i] is vma, f"{vma!r} is not in the tree"
         return b, i
 
     # -- lookups ---------------------------------------------------------------------------------------
@@ -104,25 +116,53 @@ class MapleTree:
         return self._vals[b][bisect_right(self._keys[b], addr) - 1]
 
     def find_after(self, addr: int) -> VmAreaStruct | None:
-        """The first VMA with vm_end > addr (find_vma's answer), or None."""
+        """The first VMA with vm_end > addr (find_vma's answer), or None.
+
+        First the finger's VMA and the one after it (in its block): when one of them holds addr, or addr falls
+        in the gap between them, that is the answer, with the visits the bisecting path would count.
+        """
+        vals = self._vals
+        b = self._fb
+        if b < len(vals):
+            block = vals[b]
+            i = self._fi
+            if i < len(block):
+                vma = block[i]
+                if vma.vm_start <= addr:
+                    if addr < vma.vm_end:
+                        self.visits += 1
+                        return vma
+                    i += 1
+                    if i < len(block):
+                        vma = block[i]
+                        if vma.vm_start > addr:     # in the gap: the bisecting path steps over block[i - 1]
+                            self.visits += 2
+                            self._fi = i
+                            return vma
+                        if addr < vma.vm_end:
+                            self.visits += 1
+                            self._fi = i
+                            return vma
         b = bisect_right(self._mins, addr) - 1     # self._le(addr), inline: the hottest lookup
         if b >= 0:
             i = bisect_right(self._keys[b], addr) - 1
-            vma = self._vals[b][i]
+            vma = vals[b][i]
             self.visits += 1
             if vma.vm_end > addr:
+                self._fb, self._fi = b, i
                 return vma
             i += 1
-            if i == len(self._vals[b]):
+            if i == len(vals[b]):
                 b, i = b + 1, 0
-                if b == len(self._vals):
+                if b == len(vals):
                     return None
         elif not self._len:
             return None
         else:
             b, i = 0, 0
         self.visits += 1
-        return self._vals[b][i]
+        self._fb, self._fi = b, i
+        return vals[b][i]
 
     def next(self, vma: VmAreaStruct) -> VmAreaStruct | None:
         """The VMA after `vma` (adjacent or not)."""
@@ -203,7 +243,11 @@ class MapleTree:
     # -- changes ---------------------------------------------------------------------------------------
 
     def insert(self, vma: VmAreaStruct) -> None:
-        """Add a VMA (its vm_start must not be in the tree)."""
+        """Add a VMA (its vm_start must not be in the tree).
+
+        Right before or after the finger's VMA when the key belongs there (not at the head of a block, whose
+        first key is in `_mins`); the finger stays on its VMA.
+        """
         key = vma.vm_start
         self._len += 1
         isfile = vma.vm_file is not None
@@ -213,16 +257,33 @@ class MapleTree:
             self._mins.append(key)
             self._nfile.append(int(isfile))
             return
-        b = bisect_right(self._mins, key) - 1
-        if b < 0:
-            b = 0
-            self._mins[0] = key
-        keys = self._keys[b]
-        i = bisect_right(keys, key)
+        b, f = self._fb, self._fi
+        i = -1
+        if b < len(self._keys):
+            keys = self._keys[b]
+            n = len(keys)
+            if f < n:
+                if keys[f] <= key:
+                    if f + 1 < n:
+                        if keys[f + 1] > key:
+                            i = f + 1
+                    elif b + 1 == len(self._mins) or self._mins[b + 1] > key:
+                        i = f + 1
+                elif f and keys[f - 1] < key:
+                    i = f
+        if i < 0:
+            b = bisect_right(self._mins, key) - 1
+            if b < 0:
+                b = 0
+                self._mins[0] = key
+            keys = self._keys[b]
+            i = bisect_right(keys, key)
         keys.insert(i, key)
         self._vals[b].insert(i, vma)
         if isfile:
             self._nfile[b] += 1
+        if b == self._fb and i <= f:
+            self._fi = f + 1
         if len(keys) > 2 * LOAD:
             self._split(b)
 
@@ -241,6 +302,10 @@ class MapleTree:
         self._mins.insert(b + 1, hk[0])
         self._nfile.insert(b + 1, nf)
         self._nfile[b] -= nf
+        if self._fb > b:
+            self._fb += 1
+        elif self._fb == b and self._fi >= LOAD:
+            self._fb, self._fi = b + 1, self._fi - LOAD
 
     def remove(self, vma: VmAreaStruct) -> None:
         """Take a VMA out (it must be in the tree)."""
@@ -255,22 +320,32 @@ class MapleTree:
             del self._keys[b], self._vals[b], self._mins[b], self._nfile[b]
         elif not i:
             self._mins[b] = keys[0]
+        self._fb, self._fi = b, i       # the VMA after the removed one (or past the block's end)
 
     def rekey(self, vma: VmAreaStruct, start: int) -> bool:
         """Move `vma`'s key to `start` in place when that keeps the order (its neighbours stay on either
-        side); returns False (nothing changed) otherwise, and the caller removes and re-inserts."""
+        side); returns False (nothing changed) otherwise, and the caller removes and re-inserts.
+
+        Moving up it can only pass the neighbour above, moving down only the one below: only that one is read.
+        The finger moves to `vma`.
+        """
         b, i = self._at(vma)
         keys = self._keys[b]
-        lo = keys[i - 1] if i else (self._keys[b - 1][-1] if b else None)
-        if i + 1 < len(keys):
-            hi: int | None = keys[i + 1]
-        else:
-            hi = self._mins[b + 1] if b + 1 < len(self._mins) else None
-        if (lo is not None and lo >= start) or (hi is not None and hi <= start):
+        if start > keys[i]:
+            if i + 1 < len(keys):
+                if keys[i + 1] <= start:
+                    return False
+            elif b + 1 < len(self._mins) and self._mins[b + 1] <= start:
+                return False
+        elif i:
+            if keys[i - 1] >= start:
+                return False
+        elif b and self._keys[b - 1][-1] >= start:
             return False
         keys[i] = start
         if not i:
             self._mins[b] = start
+        self._fb, self._fi = b, i
         return True
 
     # -- checking ----------------------------------------------------------------------------------------

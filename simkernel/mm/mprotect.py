@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["do_mprotect_pkey", "sys_mprotect", "mprotect_fixup", "arch_validate_prot", "PROT_SEM"]
 
 PROT_SEM = 0x8
+_PROT_GROWS = PROT_GROWSDOWN | PROT_GROWSUP
 
 
 def arch_validate_prot(prot: int, addr: int) -> bool:
@@ -88,9 +89,9 @@ def do_mprotect_pkey(current: Task, start: int, length: int, prot: int, pkey: in
     assert mm is not None
     start &= ULONG_MAX
     length &= ULONG_MAX
-    grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
-    prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP)
-    if grows == (PROT_GROWSDOWN | PROT_GROWSUP):
+    grows = prot & _PROT_GROWS
+    prot &= ~_PROT_GROWS
+    if grows == _PROT_GROWS:
         raise KernelError(E.EINVAL)
     if start & 0xFFF:                    # offset_in_page()
         raise KernelError(E.EINVAL)
@@ -129,7 +130,7 @@ def do_mprotect_pkey(current: Task, start: int, length: int, prot: int, pkey: in
             newflags = calc_vm_prot_bits(prot) | (cur.vm_flags & ~VM_ACCESS_FLAGS)
             if (newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS:
                 raise KernelError(E.EACCES, "mprotect: permission beyond the VMA's VM_MAY* bits")
-            tmp = min(cur.vm_end, end)
+            tmp = cur.vm_end if cur.vm_end < end else end     # min(), without the builtin call
             res = mprotect_fixup(current, cur, prev, nstart, tmp, newflags)
             prev = res
             tmp = res.vm_end

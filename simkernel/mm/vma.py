@@ -139,14 +139,14 @@ def vma_iter_store(mm: MmStruct, vma: VmAreaStruct) -> None:
     vma.vm_mm = mm
     mm.mm_rb.insert(vma)
     vma.detached = False
-    mm.map_count = len(mm.mm_rb)
+    mm.map_count += 1
 
 
 def vma_iter_remove(mm: MmStruct, vma: VmAreaStruct) -> None:
     """Take a VMA out of the tree (vma_iter_clear + vma_mark_detached + mm->map_count--)."""
     mm.mm_rb.remove(vma)
     vma.detached = True
-    mm.map_count = len(mm.mm_rb)
+    mm.map_count -= 1
 
 
 def vma_set_range(vma: VmAreaStruct, start: int, end: int, pgoff: int) -> None:
@@ -161,22 +161,22 @@ def vma_set_range(vma: VmAreaStruct, start: int, end: int, pgoff: int) -> None:
         vma.vm_start, vma.vm_end, vma.vm_pgoff = start, end, pgoff
 
 
-def _link_file(vma: VmAreaStruct) -> None:
-    """__vma_link_file(): a shared writable mapping counts in mapping->i_mmap_writable. Linux: mm/vma.c"""
-    if vma.vm_file is not None and vma_is_shared_maywrite(vma):
-        vma.vm_file.f_inode.i_mmap_writable += 1
-
-
 def _unlink_file(vma: VmAreaStruct) -> None:
-    """__remove_shared_vm_struct(): undo _link_file. Linux: mm/vma.c"""
+    """__remove_shared_vm_struct(): undo vma_link()'s __vma_link_file(). Linux: mm/vma.c"""
     if vma.vm_file is not None and vma_is_shared_maywrite(vma):
         vma.vm_file.f_inode.i_mmap_writable -= 1
 
 
 def vma_link(mm: MmStruct, vma: VmAreaStruct) -> None:
-    """vma_link(): insert a new VMA and link it to its file's mapping. Linux: mm/vma.c:vma_link()"""
+    """vma_link(): insert a new VMA and link it to its file's mapping. Linux: mm/vma.c:vma_link()
+
+    __vma_link_file() is written out (every split links a VMA): a shared writable mapping counts in
+    mapping->i_mmap_writable.
+    """
     vma_iter_store(mm, vma)
-    _link_file(vma)
+    file = vma.vm_file
+    if file is not None and vma_is_shared_maywrite(vma):
+        file.f_inode.i_mmap_writable += 1
 
 
 def remove_vma(vma: VmAreaStruct, closed: bool = False) -> None:
@@ -256,10 +256,13 @@ def __split_vma(vma: VmAreaStruct, addr: int, new_below: bool) -> VmAreaStruct:
     Linux: mm/vma.c:__split_vma()
     """
     assert vma.vm_start < addr < vma.vm_end, (vma, hex(addr))
-    may_split = getattr(vma.vm_ops, "may_split", None)
-    if may_split is not None:
-        may_split(vma, addr)
-    k = vma.vm_mm.kernel   # fail-nth "alloc": k.fault_current is the armed task inside its syscall, else None
+    ops = vma.vm_ops            # the vm_ops look-ups are skipped for an anonymous VMA (no vm_ops)
+    if ops is not None:
+        may_split = getattr(ops, "may_split", None)
+        if may_split is not None:
+            may_split(vma, addr)
+    mm = vma.vm_mm
+    k = mm.kernel   # fail-nth "alloc": k.fault_current is the armed task inside its syscall, else None
     if k.fault_current is not None and should_fail(k.fault_current, "alloc", "vm_area_dup"):
         raise KernelError(E.ENOMEM, "__split_vma(): vm_area_dup() failed (fail-nth)")
     new = vm_area_dup(vma)
@@ -268,14 +271,19 @@ def __split_vma(vma: VmAreaStruct, addr: int, new_below: bool) -> VmAreaStruct:
     else:
         new.vm_start = addr
         new.vm_pgoff += (addr - vma.vm_start) >> PAGE_SHIFT
-    if new.vm_file is not None:
-        get_file(new.vm_file)
-    _vm_ops_open(new)
+    file = new.vm_file
+    if file is not None:
+        get_file(file)
+    ops = new.vm_ops
+    if ops is not None:         # _vm_ops_open(new), written out
+        vm_open = getattr(ops, "open", None)
+        if vm_open is not None:
+            vm_open(new)
     if new_below:
         vma_set_range(vma, addr, vma.vm_end, vma.vm_pgoff + ((addr - new.vm_start) >> PAGE_SHIFT))
     else:
         vma.vm_end = addr
-    vma_link(vma.vm_mm, new)
+    vma_link(mm, new)
     return new
 
 

@@ -296,7 +296,7 @@ class MapleTree:
         keys, vals = self._keys[b], self._vals[b]
         hk, hv = keys[LOAD:], vals[LOAD:]
         del keys[LOAD:], vals[LOAD:]
-        nf = sum(1 for v in hv if v.vm_file is not None)
+        nf = sum([v.vm_file is not None for v in hv])     # a list: no generator switch per VMA
         self._keys.insert(b + 1, hk)
         self._vals.insert(b + 1, hv)
         self._mins.insert(b + 1, hk[0])

@@ -226,6 +226,10 @@ def is_data_mapping(flags: int) -> bool:
     return (flags & (VM_WRITE | VM_SHARED | VM_STACK)) == VM_WRITE
 
 
+_EXEC_MASK = VM_EXEC | VM_WRITE | VM_STACK        # is_exec_mapping()'s and is_data_mapping()'s masks
+_DATA_MASK = VM_WRITE | VM_SHARED | VM_STACK
+
+
 def vm_stat_account(mm: MmStruct, flags: int, npages: int) -> None:
     """vm_stat_account(): total_vm and the exec/stack/data split of /proc/<pid>/status. Linux: mm/mmap.c
 
@@ -233,11 +237,11 @@ def vm_stat_account(mm: MmStruct, flags: int, npages: int) -> None:
     calls per mprotect, on the path that splits 30,000 VMAs in a benchmark).
     """
     mm.total_vm += npages
-    if (flags & (VM_EXEC | VM_WRITE | VM_STACK)) == VM_EXEC:
+    if (flags & _EXEC_MASK) == VM_EXEC:
         mm.exec_vm += npages
     elif (flags & VM_STACK) == VM_STACK:
         mm.stack_vm += npages
-    elif (flags & (VM_WRITE | VM_SHARED | VM_STACK)) == VM_WRITE:
+    elif (flags & _DATA_MASK) == VM_WRITE:
         mm.data_vm += npages
     if mm.total_vm > mm.hiwater_vm:
         mm.hiwater_vm = mm.total_vm

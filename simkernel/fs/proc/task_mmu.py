@@ -42,18 +42,18 @@ _NAMED_B = _NAMED.encode()
 
 
 def show_map_vma(vma: VmAreaStruct, root: Any,
-                 names: dict[Any, tuple[bytes, int, bytes, bytes]] | None = None) -> Any:
+                 names: dict[Any, tuple[bytes, int, int, int, bytes, bytes]] | None = None) -> Any:
     """One maps line (with its newline): text, or with `names` (the seq_file read path) the bytes it writes
     to the seq buffer.
 
     `names`, when given, remembers for the duration of one read(2) each mapped file's " major:minor inode "
-    field, its d_path() name, and a whole-line format with the padding of the last line printed and that
-    line's length.  Nothing can rename or unmount a file between
-    two lines of one read, so the lines are the ones rendered afresh (the kernel calls d_path() for every
-    line).  The whole-line format prints the addresses with "%x" (the same digits as "%08x" from 0x10000000
-    on, and no zero-padding step) and is right exactly when it gives a line of the same length: the padding
-    depends only on the prefix's length (seq_pad() fills it to 72 columns), so a line of another length, or
-    below 0x10000000, is printed again the long way, and its format kept for the next lines.
+    field, its d_path() name, and a whole-line format taken from the last line printed the long way: nothing
+    can rename or unmount a file between two lines of one read, so the lines are the ones rendered afresh
+    (the kernel calls d_path() for every line).  That format prints the addresses with "%x" (the digits of
+    "%08x" from 0x10000000 on) and the offset as the zeros it needed then, "%x" of vm_pgoff and "000" (the
+    digits of "%08x" for every vm_pgoff with as many hex digits, kept as a range); with both in range it
+    gives the exact line when the line has the same length, because seq_pad()'s padding to 72 columns
+    depends only on the prefix's length.  Any other line is printed the long way and its format kept.
 
     Linux: fs/proc/task_mmu.c:show_map_vma()
     """
@@ -62,24 +62,26 @@ def show_map_vma(vma: VmAreaStruct, root: Any,
     if names is not None:   # the read path: bytes, formatted directly (no per-line encode)
         perms_b = _PERMS_B[flags & 7 | flags >> 4 & 8]
         if f is not None:
-            start = vma.vm_start
-            args = (start, vma.vm_end, perms_b, vma.vm_pgoff << 12)
+            start, pgoff = vma.vm_start, vma.vm_pgoff
             known_b = names.get(f)
             if known_b is not None:
-                if start >> 28:
-                    line_b = known_b[0] % args
+                if start >> 28 and known_b[2] <= pgoff < known_b[3]:
+                    line_b = known_b[0] % (start, vma.vm_end, perms_b, pgoff)
                     if len(line_b) == known_b[1]:
                         return line_b
-                fields_b, tail_b = known_b[2], known_b[3]
+                fields_b, tail_b = known_b[4], known_b[5]
             else:                   # " major:minor inode ", and the name
                 inode = f.f_inode
                 dev = inode.i_sb.s_dev
                 fields_b = b" %02x:%02x %d " % (MAJOR(dev), MINOR(dev), inode.i_ino)
                 tail_b = b" %s\n" % d_path(f.f_path, root).replace("\n", "\\012").encode("utf-8", "surrogateescape")
-            head_b = b"%08x-%08x %s %08x%s" % (*args, fields_b)
+            head_b = b"%08x-%08x %s %08x%s" % (start, vma.vm_end, perms_b, pgoff << 12, fields_b)
             line_b = head_b.ljust(_PAD) + tail_b      # seq_pad(m, ' '), then the name
-            names[f] = (b"%x-%x %s %08x" + fields_b + b" " * (len(line_b) - len(head_b) - len(tail_b))
-                        + tail_b.replace(b"%", b"%%"), len(line_b), fields_b, tail_b)
+            digits = len(b"%x" % pgoff)               # the vm_pgoff range printed with as many zeros
+            lo, hi = (16 ** (digits - 1) if digits > 1 else 0, 16 ** digits) if digits < 5 else (0x10000, 1 << 64)
+            names[f] = (b"%x-%x %s " + b"0" * (5 - digits) + b"%x000" + fields_b
+                        + b" " * (len(line_b) - len(head_b) - len(tail_b)) + tail_b.replace(b"%", b"%%"),
+                        len(line_b), lo, hi, fields_b, tail_b)
             return line_b
         if vma.anon_name:
             return _NAMED_B % (b"%08x-%08x %s 00000000 00:00 0 " % (vma.vm_start, vma.vm_end, perms_b),

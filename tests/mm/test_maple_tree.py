@@ -125,3 +125,62 @@ def test_empty_tree() -> None:
     assert tree.find_after(5) is None and list(tree.iter_from(0)) == [] and list(tree.iter_back_below(9)) == []
     assert list(tree.iter_files_from(0)) == [] and len(tree) == 0
     tree.check()
+
+
+
+def _finger_op(tree: MapleTree, ref: dict[int, _Vma], op: str, x: int, d: int) -> int | None:
+    """One step of test_the_finger_is_only_a_hint; returns the vm_start of the VMA a lookup found."""
+    found = tree.find_after(x)
+    start = found.vm_start if found is not None else None
+    keys = sorted(ref)
+    if op == "split":                   # insert next to the VMA just found, as mprotect's splits do
+        key = (start if start is not None else x) + d
+        if key >= 0 and key not in ref:
+            ref[key] = v = _Vma(key, key % 3 == 0)
+            tree.insert(v)
+    elif op == "remove" and keys:
+        tree.remove(ref.pop(keys[x % len(keys)]))
+    elif op == "move" and keys:
+        key = keys[x % len(keys)]
+        new, v = key + d, ref[key]
+        if d and new >= 0 and new not in ref:
+            if not tree.rekey(v, new):
+                tree.remove(v)
+                v.vm_start, v.vm_end = new, new + 1
+                tree.insert(v)
+            else:
+                v.vm_start, v.vm_end = new, new + 1
+            ref[new] = ref.pop(key)
+    return start
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["find", "split", "remove", "move"]), st.integers(0, 60),
+                              st.integers(-2, 2)), max_size=150))
+def test_the_finger_is_only_a_hint(ops: list[tuple[str, int, int]]) -> None:
+    """The finger (the position last found or changed) changes no answer and no visit count: the same steps on a
+    tree whose finger is thrown away before each one (so every lookup bisects) find the same VMAs, count the same
+    visits and leave the same layout."""
+    fast, slow = MapleTree(), MapleTree()
+    fast_ref: dict[int, _Vma] = {}
+    slow_ref: dict[int, _Vma] = {}
+    for op, x, d in ops:
+        slow._fb = 1 << 30              # out of range: the bisecting path
+        assert _finger_op(fast, fast_ref, op, x, d) == _finger_op(slow, slow_ref, op, x, d)
+        assert fast.visits == slow.visits
+        fast.check()
+        assert [v.vm_start for v in fast] == [v.vm_start for v in slow] == sorted(fast_ref)
+
+
+def test_insert_after_the_finger_at_a_block_end_goes_to_the_next_block() -> None:
+    """A key above the finger's VMA, which ends its block, belongs to the next block once it passes that block's
+    first key: the finger's block is not extended past it."""
+    tree = MapleTree()
+    vmas = {k: _Vma(k, False) for k in range(9)}
+    for v in vmas.values():
+        tree.insert(v)                   # 9 > 2 x LOAD: blocks [0..3] and [4..8]
+    tree.remove(vmas[5])
+    assert tree.find_after(3) is vmas[3]     # the finger: the last VMA of the first block
+    tree.insert(_Vma(5, False))
+    tree.check()
+    assert [v.vm_start for v in tree] == list(range(9))

@@ -36,8 +36,10 @@ _PERMS = tuple(("r" if i & 1 else "-") + ("w" if i & 2 else "-") + ("x" if i & 4
                for i in range(16))
 assert (VM_READ, VM_WRITE, VM_EXEC, VM_MAYSHARE >> 4) == (1, 2, 4, 8)
 _NAMED = f"%-{_PAD}s %s\n"      # the prefix padded to 72 columns (seq_pad()), a space, the name
-# the same as bytes, for the seq_file read path (bytes %-formatting is the fastest way to print a maps line)
-_PERMS_B = tuple(p.encode() for p in _PERMS)
+# the same as bytes, for the seq_file read path (bytes %-formatting is the fastest way to print a maps line),
+# indexed by vm_flags & _PERMS_MASK itself (one operation per line instead of four)
+_PERMS_MASK = VM_READ | VM_WRITE | VM_EXEC | VM_MAYSHARE
+_PERMS_B = tuple(_PERMS[(i & 7) | ((i >> 4) & 8)].encode() for i in range(_PERMS_MASK + 1))
 _NAMED_B = _NAMED.encode()
 
 
@@ -57,10 +59,9 @@ def show_map_vma(vma: VmAreaStruct, root: Any,
 
     Linux: fs/proc/task_mmu.c:show_map_vma()
     """
-    flags = vma.vm_flags
     f = vma.vm_file
     if names is not None:   # the read path: bytes, formatted directly (no per-line encode)
-        perms_b = _PERMS_B[flags & 7 | flags >> 4 & 8]
+        perms_b = _PERMS_B[vma.vm_flags & _PERMS_MASK]
         if f is not None:
             start, pgoff = vma.vm_start, vma.vm_pgoff
             known_b = names.get(f)
@@ -87,6 +88,7 @@ def show_map_vma(vma: VmAreaStruct, root: Any,
             return _NAMED_B % (b"%08x-%08x %s 00000000 00:00 0 " % (vma.vm_start, vma.vm_end, perms_b),
                                vma.anon_name.encode("utf-8", "surrogateescape"))
         return b"%08x-%08x %s 00000000 00:00 0 \n" % (vma.vm_start, vma.vm_end, perms_b)
+    flags = vma.vm_flags
     perms = _PERMS[(flags & 7) | ((flags >> 4) & 8)]
     if f is not None:
         inode = f.f_inode

@@ -31,6 +31,7 @@ import ctypes
 import gc
 import json
 import os
+import statistics
 import time
 import tracemalloc
 from typing import Any, Callable
@@ -175,15 +176,15 @@ def _readlink_scaling(lo: int, hi: int, rounds: int) -> dict[str, float]:
 def overhead_rounds(n: int, rounds: int) -> dict[str, float]:
     """What the disabled tracer costs: the workload (build N VMAs on a fresh mapping, listdir, the readlink sample,
     maps, munmap) on three kernels side by side in this process, in a rotating order round by round (the first
-    round is a warm-up), CPU seconds, the fastest round of each (the least disturbed by other load on the machine,
-    as benchmarks/bench_trace_overhead.py takes it):
+    round is a warm-up), CPU seconds; the ratios are medians of each round's own ratios (the fastest run of each
+    variant is kept as `<variant>_s`):
 
         plain        a kernel that never traced
         after_trace  a kernel that ran `with k.trace(): pass` and `with k.strace(): pass` first
         bare         a kernel that never traced, run with a syscall entry that has no `kernel.hooks["syscall"]`
                      look-up (the only tracer code on the syscall path when tracing is off)
 
-    Returns those times and the ratios after_trace/plain and plain/bare ("ratio": the larger).
+    Returns those times and the median ratios after_trace/plain and plain/bare ("ratio": the larger).
     """
     import simkernel.syscalls as sc
     from simkernel.errors import KernelError, oserror_from_errno
@@ -233,8 +234,10 @@ def overhead_rounds(n: int, rounds: int) -> dict[str, float]:
                 times[variant].append(took)
     best = {v: min(x) for v, x in times.items()}
     out = {f"{v}_s": m for v, m in best.items()}
-    out["after_trace"] = best["after_trace"] / best["plain"]
-    out["hook_check"] = best["plain"] / best["bare"]
+    # each round's three runs are back to back: the median of the rounds' own ratios follows the machine's speed
+    # changes less than a ratio of the fastest runs (those may come from different minutes)
+    out["after_trace"] = statistics.median(a / p for a, p in zip(times["after_trace"], times["plain"]))
+    out["hook_check"] = statistics.median(p / b for p, b in zip(times["plain"], times["bare"]))
     out["ratio"] = max(out["after_trace"], out["hook_check"])
     return out
 

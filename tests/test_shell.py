@@ -723,3 +723,17 @@ def test_default_shell_kernel_has_the_debugging_facilities() -> None:
     assert shell.k.lockdep is not None and shell.k.ref_tracker is not None
     assert shell.run(SETUP.splitlines() + ["ls -l /proc/2/map_files", "dmesg"]) == 0
     assert shell.k.lockdep.reports == [] and shell.k.ref_tracker.reports == []
+
+
+def test_dmesg_usage() -> None:
+    status, _out, err = sh("dmesg -x\n")
+    assert status != 0 and "usage: dmesg [-c]" in err
+
+
+def test_dmesg_on_a_kernel_without_validator_or_ledger() -> None:
+    """A plain Kernel() (no lockdep, no ref_tracker): dmesg prints only the oopses, and -c clears them."""
+    k = Kernel()
+    out = io.StringIO()
+    shell = Shell(kernel=k, out=out, err=io.StringIO())
+    assert shell.run(["dmesg", "dmesg -c"]) == 0
+    assert out.getvalue() == "" and k.oopses == []

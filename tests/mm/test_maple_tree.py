@@ -51,6 +51,16 @@ def _check_against(tree: MapleTree, ref: dict[int, _Vma], probes: list[int]) -> 
         assert tree.prev(v) is (srt[i - 1] if i else None)
 
 
+def _move(tree: MapleTree, v: _Vma, new: int) -> None:
+    """Move `v` to start at `new`: re-keyed in place, or out and back in when it would pass a neighbour."""
+    if not tree.rekey(v, new):
+        tree.remove(v)
+        v.vm_start, v.vm_end = new, new + 1
+        tree.insert(v)
+    else:
+        v.vm_start, v.vm_end = new, new + 1
+
+
 _OPS = st.lists(st.tuples(st.sampled_from(["add", "remove", "move"]), st.integers(0, 200), st.booleans()),
                 max_size=120)
 
@@ -75,12 +85,7 @@ def test_tree_matches_a_sorted_list(ops: list[tuple[str, int, bool]]) -> None:
             v = ref[old]
             if new < 0 or new in ref:
                 continue
-            if not tree.rekey(v, new):       # not between its neighbours: out and back in
-                tree.remove(v)
-                v.vm_start, v.vm_end = new, new + 1
-                tree.insert(v)
-            else:
-                v.vm_start, v.vm_end = new, new + 1
+            _move(tree, v, new)
             ref[new] = ref.pop(old)
         _check_against(tree, ref, [-1, 0, key - 1, key, key + 1, 401])
 
@@ -144,12 +149,7 @@ def _finger_op(tree: MapleTree, ref: dict[int, _Vma], op: str, x: int, d: int) -
         key = keys[x % len(keys)]
         new, v = key + d, ref[key]
         if d and new >= 0 and new not in ref:
-            if not tree.rekey(v, new):
-                tree.remove(v)
-                v.vm_start, v.vm_end = new, new + 1
-                tree.insert(v)
-            else:
-                v.vm_start, v.vm_end = new, new + 1
+            _move(tree, v, new)
             ref[new] = ref.pop(key)
     return start
 

@@ -12,6 +12,7 @@ The workload is the benchmark's: one sparse file mapped N pages, every other pag
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import pytest
@@ -148,3 +149,38 @@ def test_maps_reads_each_vma_once(small: Any) -> None:
         reads += 1
     t.sys.close(fd)
     assert t.mm.mm_rb.visits - before <= reads + 1
+
+
+def _python_calls(fn: Any) -> list[str]:
+    """The Python functions a call runs (profile "call" events; C functions are not counted)."""
+    seen: list[str] = []
+
+    def profile(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call":
+            seen.append(frame.f_code.co_name)
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+# The Python calls of one cached readlink of a map_files entry (about 75 of them kernel-named, the rest the syscall
+# boundary and small helpers): README "Performance" explains why the path keeps the kernel's functions.  A budget
+# a little above today's count catches a regression such as a function-level import (importlib's
+# _handle_fromlist runs in Python) or a helper added to the hot path; raise it only with a reason.
+READLINK_CALL_BUDGET = 110
+
+
+def test_readlink_runs_the_same_python_calls_at_any_size(small: Any, big: Any) -> None:
+    """A cached readlink runs the same Python functions, in the same order, with 100 or 60,000 VMAs, within the
+    call budget."""
+    runs = []
+    for (_k, t), n in ((small, N_SMALL), (big, N_BIG)):
+        path = f"/proc/{t.pid}/map_files/{_name(n // 3)}"
+        assert t.sys.readlink(path) == "/tmp/sparse"      # instantiate the dentry
+        runs.append(_python_calls(lambda: t.sys.readlink(path)))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) <= READLINK_CALL_BUDGET, len(runs[0])
+    assert "_handle_fromlist" not in runs[0]

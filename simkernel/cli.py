@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     races = sub.add_parser(
         "races", help="explore the packaged map_files races on release profiles: Always/Sometimes/Never",
         description="Run every interleaving (up to each race's preemption bound) of the packaged races of "
-                    "simkernel/races.py on fresh kernels of the releases named, and print the verdict table "
+                    "simkernel/races/map_files.py on fresh kernels of the releases named, and print the verdict table "
                     "(herd7 style: Sometimes = some schedule meets the condition) with the witness schedules.",
         epilog="exit status: 0 every verdict is the one expected from the release's switches; 1 some verdict "
                "differs; 2 bad arguments.  Example: python -m simkernel races --races readlink-vs-suid-exec "

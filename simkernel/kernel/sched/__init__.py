@@ -6,7 +6,7 @@ syscall entry, and the explicit points of the map_files paths (between the acces
 a /proc link, between the walk and ->readlink, in exec between the new mm and the new credentials).
 `explore()` re-builds the machine for each schedule, runs every schedule up to a preemption bound, and says
 whether a condition on the outcome holds Always, Sometimes or Never, with a witness schedule;
-`replay()` runs one schedule again.  Packaged scenarios: simkernel/races.py.
+`replay()` runs one schedule again.  Packaged scenarios: simkernel/races/.
 
 Example -- does a readlink racing a munmap ever fail?
 

@@ -15,7 +15,7 @@ Preemption points (the kernel may reschedule there in a preemptible kernel):
     so two syscalls of one program are always separated by a point.
 
 The VFS inode locks (a directory's i_rwsem in lookup and readdir) exist only with the lock validator on:
-boot with `Kernel(lockdep=True)` to have them as points too (simkernel/races.py does).
+boot with `Kernel(lockdep=True)` to have them as points too (simkernel/races/map_files.py does).
 
 Simplification: there is no timer: a task runs until its next preemption point (a kernel without
 involuntary preemption between points).  A task waiting for a lock is not woken by a fatal signal.

@@ -1,23 +1,5 @@
-"""Packaged races on /proc/<pid>/map_files, explored per release profile (the interleaving explorer).
-
-Each race is two programs (the syscalls two simulated tasks make), a condition on their outcome, and the
-verdict this project expects per release, with the reason.  `explore()` runs every schedule up to a
-preemption bound on a fresh machine of the chosen release and reports Always / Sometimes / Never with a
-witness; the tests (tests/test_races.py) check the verdicts against `expected()` and replay the witness.
-
-    >>> from simkernel.races import RACES, verdict_table
-    >>> race = RACES["readlink-vs-suid-exec"]
-    >>> r = race.explore("6.18")
-    >>> r.verdict, race.expected("6.18")
-    ('Sometimes', 'Sometimes')
-    >>> race.replay("6.18", r.witness)["A"]
-    '/usr/bin/suidprog'
-    >>> race.explore("6.18.44").verdict
-    'Never'
-    >>> print(verdict_table(("readlink-vs-suid-exec", "lookup-vs-exit"), ("6.18", "6.18.44")))
-                                 6.18     6.18.44
-    readlink-vs-suid-exec   Sometimes       Never
-    lookup-vs-exit              Never   Sometimes
+"""The packaged races on /proc/<pid>/map_files: their machines, programs, conditions and expected verdicts,
+registered in `RACES` (simkernel/races/registry.py) at import.
 
 The races (see each function's docstring for the why):
   * readdir-vs-munmap / readdir-vs-mmap: two getdents64 calls of two entries each while the target unmaps a
@@ -41,113 +23,19 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from attrs import frozen
-
-from simkernel.kernel.sched import NEVER, SOMETIMES, Exploration, Outcome, Step, explore, replay
+from simkernel.kernel.sched import NEVER, SOMETIMES, Outcome
+from simkernel.races.registry import Race, race
 from simkernel.uapi import (CAP_SYS_ADMIN, CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM,
                             MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, O_CREAT, O_DIRECTORY, O_RDONLY, O_WRONLY,
                             PROT_READ)
-from simkernel.versions import VersionProfile, resolve_version
 
-__all__ = ["Race", "RACES", "race", "VerdictTable", "verdict_table", "SUIDPROG", "READDIR_VS_THREAD_MMAP",
-           "thread_mmap_setup"]
+__all__ = ["SUIDPROG", "READDIR_VS_THREAD_MMAP", "thread_mmap_setup"]
 
 PAGE = 4096
 BASE = 0x7E0000000000          # the scenario window (simkernel.host.SCENARIO_BASE)
 SUIDPROG = "/usr/bin/suidprog"
 _SUID_ELF = b"\x7fELF\ntype exec\nload 0x400000 0x1000 0x1000 0 rx\n"
 _TEXT = (0x400000, 0x401000)   # where the set-uid program's text lands (ET_EXEC: fixed)
-
-
-@frozen
-class Race:
-    """One packaged race: `setup(version)` builds the machine, `programs` race on it, `condition` judges.
-
-    `expect(profile)` is the verdict this project expects for a release, from the profile's switches.
-    """
-
-    name: str
-    doc: str
-    setup: Callable[[str], Any]
-    programs: dict[str, Any]
-    condition: Callable[[Outcome], bool]
-    condition_text: str
-    expect: Callable[[VersionProfile], str]
-    bound: int = 1
-    observe: Callable[[Any], Any] | None = None     # default: the lock validator's reports
-
-    def explore(self, version: str = "6.18.44", bound: int | None = -1, max_schedules: int = 5000) -> Exploration:
-        """Every schedule on a `version` machine, up to `bound` preemptions (default: the race's own)."""
-        return explore(lambda: self.setup(version), self.programs, self.condition,
-                       bound=self.bound if bound == -1 else bound, max_schedules=max_schedules,
-                       observe=self.observe or _lockdep_reports, description=self.condition_text)
-
-    def replay(self, version: str, schedule: tuple[Step, ...]) -> Outcome:
-        """One schedule again, on a fresh `version` machine."""
-        return replay(lambda: self.setup(version), self.programs, schedule,
-                      observe=self.observe or _lockdep_reports)
-
-    def expected(self, version: str) -> str:
-        """The verdict expected for `version` (Always / Sometimes / Never)."""
-        return self.expect(resolve_version(version))
-
-
-# The registry: filled by race() below, at import, and not changed afterwards -- like VERSIONS and SCENARIOS
-# it holds definitions only (every exploration boots fresh kernels), so it is no simulation state shared
-# between kernels.  An experiment needs no registration: build a Race and call its explore().
-RACES: dict[str, Race] = {}
-
-
-@frozen
-class VerdictTable:
-    """Verdicts of races (rows) on releases (columns): `cells[(race, version)]` is the Exploration."""
-
-    names: tuple[str, ...]
-    versions: tuple[str, ...]
-    cells: dict[tuple[str, str], Exploration]
-
-    def verdict(self, name: str, version: str) -> str:
-        return self.cells[(name, version)].verdict
-
-    def mismatches(self) -> list[tuple[str, str, str, str]]:
-        """(race, version, explored, expected) wherever the simulation disagrees with the expectation."""
-        return [(n, v, self.verdict(n, v), RACES[n].expected(v)) for n in self.names for v in self.versions
-                if self.verdict(n, v) != RACES[n].expected(v)]
-
-    def __str__(self) -> str:
-        w = max(len(n) for n in self.names)
-        lines = [" " * w + "".join(f"  {v:>10}" for v in self.versions)]
-        for n in self.names:
-            lines.append(f"{n:<{w}}" + "".join(f"  {self.verdict(n, v):>10}" for v in self.versions))
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{v}</th>" for v in self.versions)
-        rows = "".join(f"<tr><th>{n}</th>" + "".join(
-            f"<td title='{self.cells[(n, v)].schedules} schedules'>{self.verdict(n, v)}</td>"
-            for v in self.versions) + "</tr>" for n in self.names)
-        return f"<table><tr><th>race</th>{head}</tr>{rows}</table>"
-
-
-def verdict_table(names: tuple[str, ...] | None = None,
-                  versions: tuple[str, ...] = ("3.4", "4.4", "6.18", "6.18.44"),
-                  progress: Callable[[int, int, str, str], None] | None = None) -> VerdictTable:
-    """Explore each race (default: all) on each release; a table of verdicts (about 10 s for the default).
-    `progress(i, total, race, version)` is called before each exploration (the CLI prints it)."""
-    names, versions = tuple(names or RACES), tuple(versions)
-    cells: dict[tuple[str, str], Exploration] = {}
-    total = len(names) * len(versions)
-    for i, (n, v) in enumerate(((n, v) for n in names for v in versions), 1):
-        if progress is not None:
-            progress(i, total, n, v)
-        cells[(n, v)] = RACES[n].explore(v)
-    return VerdictTable(names, versions, cells)
-
-
-def race(r: Race) -> Race:
-    """Register a race by name (at import of this module only: see RACES)."""
-    RACES[r.name] = r
-    return r
 
 
 # -- machines ---------------------------------------------------------------------------------------------
@@ -184,11 +72,6 @@ def _kernel(version: str) -> Any:
     problem met in any schedule (`observe` collects its reports)."""
     from simkernel.machine import Kernel
     return Kernel(version=version, lockdep=True)
-
-
-def _lockdep_reports(s: Any) -> tuple[str, ...]:
-    """What the lock validator reported during the schedule (its report kinds)."""
-    return tuple(r.kind for r in s.k.lockdep.reports)
 
 
 # -- readdir vs munmap / mmap -------------------------------------------------------------------------------
@@ -427,6 +310,3 @@ race(Race(
      "B": _remap},
     lambda o: o["A"] == "!OOPS", "the kernel oopses (KernelBug in map_files_get_link)",
     lambda v: NEVER if v.map_files_get_link_rc_fix else SOMETIMES, bound=2))
-
-
-

@@ -18,11 +18,14 @@ errno it raised.  `str(tr)` is an indented text tree, `tr._repr_html_()` a colla
 How it works, and why it costs nothing when off: the tracer is one layer on the syscall hook
 (`kernel.hooks["syscall"]`, called by `simkernel.syscalls.Sys._call`).  Only while a traced system call runs
 is a `sys.settrace` function installed; it records calls of functions defined in `simkernel.*` modules (not
-this module, the strace/display helpers or the syscall boundary; not dunder methods, attrs-generated code,
+the tracer's own modules, the strace/display helpers or the syscall boundary; not dunder methods, attrs-generated code,
 property getters, generators, lambdas, or helpers whose name starts with one underscore -- `__ptrace_may_access`
 keeps its kernel name and is recorded).  A frame that leaves by an exception is told apart from a normal
 return by its last instruction, and the exception comes from the 'exception' event.  When no trace is
 active no hook is installed and no trace function is set: the syscall path is the one without a tracer.
+
+The pieces: the syscall hook chain is simkernel/trace_hooks.py, the recorded tree (`TraceNode`, the words of
+`why()`) simkernel/trace_node.py, how values are rendered simkernel/trace_render.py; this module records.
 
 Simplification: kernel functions called outside a system call (by a notebook calling them directly) are not
 recorded; `sys.settrace` is per thread and the simulation is single-threaded.  Two traces active on one kernel
@@ -34,12 +37,14 @@ Linux: kernel/trace/trace_functions_graph.c (the output this imitates)
 from __future__ import annotations
 
 import dis
-import html
 import inspect
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from simkernel.errors import KernelError, errno_name
+from simkernel.errors import KernelError
+from simkernel.trace_hooks import SyscallHookChain, SyscallLayer, install_syscall_layer, remove_syscall_layer
+from simkernel.trace_node import TraceNode, explain_failure, text_lines
+from simkernel.trace_render import render_args, render_value
 
 if TYPE_CHECKING:
     from types import CodeType, FrameType
@@ -52,7 +57,10 @@ __all__ = ["Trace", "SyscallLayer", "TraceNode", "SyscallHookChain", "install_sy
 
 # Modules whose functions are not kernel functions (the tracer itself, what renders for humans, and the VMA tree's
 # bookkeeping in simkernel/mm/maple_tree.py, a library like the sortedcontainers it replaced).
-_EXCLUDED_MODULES = frozenset({"simkernel.trace", "simkernel.strace", "simkernel.display", "simkernel.syscalls",
+_EXCLUDED_MODULES = frozenset({"simkernel.trace", "simkernel.trace_hooks", "simkernel.trace_node",
+                               "simkernel.trace_render", "simkernel.strace", "simkernel.strace_xlat",
+                               "simkernel.strace_format", "simkernel.display", "simkernel.display_style",
+                               "simkernel.display_mm", "simkernel.display_fs", "simkernel.syscalls",
                                "simkernel.userspace", "simkernel.demo", "simkernel.cli", "simkernel.__main__",
                                "simkernel.errors", "simkernel.mm.maple_tree",
                                "simkernel.kernel.locking.lockdep", "simkernel.kernel.locking.lockdep_report",
@@ -76,317 +84,6 @@ INLINE_HELPERS = frozenset({"cap_valid", "cap_raised", "cap_name", "proc_pid", "
                             "proc_pid_task"})
 _RETURN_OPCODES = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
 _GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
-_MAX_VALUE = 48          # characters of one rendered value before it is cut with "..."
-
-
-# -- the syscall hook chain ---------------------------------------------------------------------------------
-
-class SyscallHookChain:
-    """The callable kept in `kernel.hooks["syscall"]` while tracers or strace loggers are active.
-
-    Each layer is `layer(name, fn, current, args, call_next)` and must call `call_next(fn, current, *args)`
-    to run the system call (or the next layer).  Layers run outermost first, in the order installed.
-    A hook that was already there (someone's patch) stays innermost.
-    """
-
-    __slots__ = ("layers", "inner")
-
-    def __init__(self, inner: Callable[..., Any] | None) -> None:
-        self.layers: list[Callable[..., Any]] = []
-        self.inner = inner
-
-    def __call__(self, name: str, fn: Callable[..., Any], current: Task, *args: Any) -> Any:
-        return self._run(0, name, fn, current, args)
-
-    def _run(self, i: int, name: str, fn: Callable[..., Any], current: Task, args: tuple[Any, ...]) -> Any:
-        if i == len(self.layers):
-            if self.inner is not None:
-                return self.inner(name, fn, current, *args)
-            return fn(current, *args)
-
-        def call_next(fn2: Callable[..., Any], current2: Task, *args2: Any) -> Any:
-            return self._run(i + 1, name, fn2, current2, args2)
-        return self.layers[i](name, fn, current, args, call_next)
-
-
-def install_syscall_layer(kernel: Kernel, layer: Callable[..., Any]) -> None:
-    """Add `layer` to the kernel's syscall hook chain (creating the chain on first use)."""
-    chain = kernel.hooks.get("syscall")
-    if not isinstance(chain, SyscallHookChain):
-        chain = SyscallHookChain(chain)
-        kernel.hooks["syscall"] = chain
-    chain.layers.append(layer)
-
-
-def remove_syscall_layer(kernel: Kernel, layer: Callable[..., Any]) -> None:
-    """Remove `layer`; when no layer is left, the hook is what it was before the first layer came."""
-    chain = kernel.hooks.get("syscall")
-    if not isinstance(chain, SyscallHookChain):
-        return
-    chain.layers[:] = [x for x in chain.layers if x != layer]   # bound methods compare equal, not identical
-    if not chain.layers:
-        if chain.inner is None:
-            del kernel.hooks["syscall"]
-        else:
-            kernel.hooks["syscall"] = chain.inner
-
-
-# -- rendering values compactly -----------------------------------------------------------------------------
-
-def _cut(text: str, limit: int = _MAX_VALUE) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _dentry_name_path(dentry: Any) -> str:
-    """Names from the dentry up to its superblock root: 'map_files' under '2' -> '2/map_files'."""
-    parts = []
-    d = dentry
-    while d.d_parent is not d:
-        parts.append(d.d_name)
-        d = d.d_parent
-    return "/".join(reversed(parts)) or "/"
-
-
-def _path_text(mnt: Any, dentry: Any) -> str:
-    """The path of (mnt, dentry) from the namespace root, without asking ->d_dname (no side effects)."""
-    from simkernel.fs.d_path import prepend_path
-    from simkernel.fs.path import Path
-    root_mnt = mnt
-    while root_mnt.mnt_parent is not None and root_mnt.mnt_parent is not root_mnt:
-        root_mnt = root_mnt.mnt_parent
-    text, _code = prepend_path(Path(mnt, dentry), Path(root_mnt, root_mnt.mnt_root))
-    return text
-
-
-def _cred_text(v: Any) -> str:
-    if v.uid == v.euid == v.suid == v.fsuid:
-        return f"cred {v.uid}"
-    return f"cred {v.uid}/{v.euid}/{v.suid}/{v.fsuid}"
-
-
-# Kernel objects by their identity, keyed by class name (no imports: the tracer must not load modules).
-_RENDERERS: dict[str, Callable[[Any], str]] = {
-    "Task": lambda v: f"task {v.pid}",
-    "Inode": lambda v: f"inode {v.i_ino}",
-    "Dentry": lambda v: f"dentry '{_dentry_name_path(v)}'",
-    "Path": lambda v: f"path {_path_text(v.mnt, v.dentry)}",
-    "File": lambda v: f"file {_path_text(v.f_path.mnt, v.f_path.dentry)}",
-    "NameiData": lambda v: f"nd@{_path_text(v.path.mnt, v.path.dentry)}",
-    "VmAreaStruct": lambda v: f"vma {v.vm_start:x}-{v.vm_end:x}",
-    "MmStruct": lambda v: f"mm {v.mm_id}",
-    "Cred": _cred_text,
-    "MntNamespace": lambda v: f"mnt_ns {v.ns_id}",
-    "PidEntry": lambda v: f"pid_entry '{v.name}'",
-    "ProcFsInfo": lambda v: "proc_fs_info",
-    "UserNamespace": lambda v: "init_user_ns" if v.level == 0 else f"user_ns level {v.level}",
-    "RwSemaphore": lambda v: str(v.name),
-    "Mutex": lambda v: str(v.name),
-    "VfsMount": lambda v: f"mount {v.mnt_id}",
-    "SuperBlock": lambda v: f"sb {v.s_id}",
-    "Pid": lambda v: f"pid {v.nr}",
-    "PidNamespace": lambda v: f"pid_ns level {v.level}",
-    "stat_result": lambda v: f"stat(ino={v.st_ino}, mode={v.st_mode:o})",
-}
-
-
-def _render_object(v: Any) -> str | None:
-    """`task 42`, `inode 17`, `dentry '2/map_files'`, `vma 7f00-7f01`, a function's name, or None."""
-    fn = _RENDERERS.get(type(v).__name__)
-    if fn is not None:
-        return fn(v)
-    if callable(v) and hasattr(v, "__name__"):
-        return str(v.__name__)
-    return None
-
-
-def _flag_names(value: int, table: tuple[tuple[int, str], ...], zero: str) -> str:
-    if value == 0:
-        return zero
-    parts, rest = [], value
-    for bit, bname in table:
-        if rest & bit == bit and bit:
-            parts.append(bname)
-            rest &= ~bit
-    if rest:
-        parts.append(hex(rest))
-    return "|".join(parts)
-
-
-_MAY = ((0x1, "MAY_EXEC"), (0x2, "MAY_WRITE"), (0x4, "MAY_READ"), (0x8, "MAY_APPEND"), (0x10, "MAY_ACCESS"),
-        (0x20, "MAY_OPEN"), (0x40, "MAY_CHDIR"), (0x80, "MAY_NOT_BLOCK"))
-_PTRACE_MODE_FUNCS = frozenset({"mm_access", "may_access_mm", "proc_mem_open"})   # `mode` is PTRACE_MODE_*
-_PTRACE_MODE = ((0x1, "PTRACE_MODE_READ"), (0x2, "PTRACE_MODE_ATTACH"), (0x4, "PTRACE_MODE_NOAUDIT"),
-                (0x8, "PTRACE_MODE_FSCREDS"), (0x10, "PTRACE_MODE_REALCREDS"))
-
-
-def render_value(v: Any, name: str = "", func: str = "") -> str:
-    """One argument or return value in a few characters; `name` is the parameter name, `func` the callee.
-
-    Examples: a Task -> "task 42"; mask=5 -> "MAY_EXEC|MAY_READ"; cap=19 -> "CAP_SYS_PTRACE";
-    dfd=-100 -> "AT_FDCWD"; 0x7f0000001000 -> "0x7f0000001000"; a long string is cut with "...".
-    """
-    if v is None or v is True or v is False:
-        return repr(v)
-    if isinstance(v, int):
-        return _render_int(v, name, func)
-    if isinstance(v, str):
-        from simkernel.strace import quote
-        return _cut(quote(v, None))
-    if isinstance(v, (bytes, bytearray)):
-        return _cut(repr(bytes(v)))
-    if isinstance(v, (tuple, list)) and type(v).__name__ != "stat_result":
-        inner = ", ".join(render_value(x) for x in v[:4]) + (", ..." if len(v) > 4 else "")
-        text = f"({inner})" if isinstance(v, tuple) else f"[{inner}]"
-        return _cut(text, 2 * _MAX_VALUE)
-    obj = _render_object(v)
-    if obj is not None:
-        return _cut(obj, 2 * _MAX_VALUE)
-    return type(v).__name__
-
-
-def _render_int(v: int, name: str, func: str) -> str:
-    if name == "mask" and 0 <= v < 0x100:
-        return _flag_names(v, _MAY, "0")
-    if name == "mode" and ("ptrace" in func or func in _PTRACE_MODE_FUNCS):
-        return _flag_names(v, _PTRACE_MODE, "0")
-    if name == "cap":
-        from simkernel.uapi.capability import CAP_NAMES
-        return CAP_NAMES[v].upper() if v in CAP_NAMES else str(v)
-    if name in ("dfd", "dirfd") and v == -100:
-        return "AT_FDCWD"
-    if name == "mode":
-        return f"0{v:o}" if v else "0"
-    if name in ("flags", "vm_flags", "prot") and v:
-        return hex(v)
-    if v >= 0x10000 or v < -0x10000:
-        return hex(v)
-    return str(v)
-
-
-def render_args(frame: FrameType) -> str:
-    """The arguments of a function call, rendered; `current`, the kernel object and `why` (a simulation-only
-    out-parameter for explanations, see kernel/ptrace.py:ptrace_may_access) are left out."""
-    code = frame.f_code
-    local = frame.f_locals
-    n = code.co_argcount + code.co_kwonlyargcount
-    parts = []
-    for pname in code.co_varnames[:n]:
-        if pname in ("current", "why"):
-            continue
-        v = local.get(pname)
-        if type(v).__name__ == "Kernel":
-            continue
-        if pname == "self":
-            obj = _render_object(v)
-            if obj is None:
-                continue
-            parts.append(obj)
-            continue
-        parts.append(render_value(v, pname, code.co_name))
-    return ", ".join(parts)
-
-
-# -- the recorded tree --------------------------------------------------------------------------------------
-
-class TraceNode:
-    """One call: a system call (kind "syscall", the tree's roots) or a kernel function (kind "call").
-
-    Attributes:
-        func: the kernel function's name ("proc_map_files_lookup") or the syscall's name ("readlink").
-        module: the Python module that defines it ("simkernel.fs.proc.map_files"), "" for syscalls.
-        args: the arguments, rendered at call time.
-        ret: the rendered return value ("" for None); `result` keeps the value itself for syscalls.
-        error: the KernelError the call raised (None if it returned).
-        children: the calls it made, in order.
-        hidden: calls below `max_depth` that were not recorded.
-    """
-
-    __slots__ = ("kind", "func", "module", "args", "ret", "result", "error", "children", "parent", "pid",
-                 "raw_args", "hidden", "_pending")
-
-    def __init__(self, kind: str, func: str, module: str, args: str, parent: TraceNode | None,
-                 pid: int = 0) -> None:
-        self.kind = kind
-        self.func = func
-        self.module = module
-        self.args = args
-        self.ret = ""
-        self.result: Any = None
-        self.error: KernelError | None = None
-        self.children: list[TraceNode] = []
-        self.parent = parent
-        self.pid = pid
-        self.raw_args: tuple[Any, ...] = ()
-        self.hidden = 0
-        self._pending: Any = None
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-    @property
-    def errno(self) -> int | None:
-        return self.error.errno if self.error is not None else None
-
-    def walk(self) -> Iterator[TraceNode]:
-        """This node and every node below it, in call order."""
-        yield self
-        for c in self.children:
-            yield from c.walk()
-
-    def chain(self) -> list[TraceNode]:
-        """The callers from the syscall down to this node."""
-        out = []
-        n: TraceNode | None = self
-        while n is not None:
-            out.append(n)
-            n = n.parent
-        return out[::-1]
-
-    def syscall_name(self) -> str:
-        """The name strace shows for this system call (`openat` for the `open` hook)."""
-        from simkernel.strace import strace_name
-        return strace_name(self.func, self.raw_args)
-
-    def label(self) -> str:
-        """One line: `name(args) = ret`, `name(args) = -EACCES`, or the strace line of a syscall."""
-        if self.kind == "syscall":
-            from simkernel.strace import format_syscall
-            line = format_syscall(self.func, self.raw_args, self.result, self.error)
-            return f"[pid {self.pid}] {line}"
-        text = f"{self.func}({self.args})"
-        if self.error is not None:
-            return f"{text} = -{errno_name(self.error.errno)}"
-        if self.ret:
-            return f"{text} = {self.ret}"
-        return text
-
-    def __repr__(self) -> str:
-        return f"<TraceNode {self.label()}>"
-
-
-class SyscallLayer:
-    """A `with` block that puts `self._layer` into the kernel's syscall hook chain for its duration
-    (the tracer here, the strace logger in simkernel/strace.py)."""
-
-    kernel: Kernel
-    active: bool
-    _what = "layer"
-
-    def __enter__(self) -> Any:
-        if self.active:
-            raise RuntimeError(f"this {self._what} is already active")
-        self.active = True
-        install_syscall_layer(self.kernel, self._layer)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.active = False
-        remove_syscall_layer(self.kernel, self._layer)
-
-    def _layer(self, name: str, fn: Callable[..., Any], current: Task, args: tuple[Any, ...],
-               call_next: Callable[..., Any]) -> Any:
-        raise NotImplementedError
 
 
 class Trace(SyscallLayer):
@@ -556,7 +253,7 @@ class Trace(SyscallLayer):
         """The text tree, one line per node, two spaces of indent per level."""
         out: list[str] = []
         for c in self.calls:
-            _text_lines(c, 0, out)
+            text_lines(c, 0, out)
         return out
 
     def __str__(self) -> str:
@@ -581,51 +278,3 @@ class Trace(SyscallLayer):
     def _repr_html_(self) -> str:
         from simkernel.display import trace_html
         return trace_html(self)
-
-
-def _text_lines(node: TraceNode, depth: int, out: list[str]) -> None:
-    out.append("  " * depth + node.label())
-    for c in node.children:
-        _text_lines(c, depth + 1, out)
-    if node.hidden:
-        out.append("  " * (depth + 1) + f"... {node.hidden} deeper call{'s' if node.hidden != 1 else ''}")
-
-
-def origin_of(node: TraceNode) -> TraceNode:
-    """Follow the failing error down to the call that raised it first (the same KernelError object)."""
-    err = node.error
-    cur = node
-    while True:
-        nxt = None
-        for c in reversed(cur.children):
-            if c.error is err:
-                nxt = c
-                break
-        if nxt is None:
-            return cur
-        cur = nxt
-
-
-def explain_failure(node: TraceNode) -> str:
-    """The words of `Trace.why()` for one failed node (usually a system call)."""
-    err = node.error
-    assert err is not None
-    origin = origin_of(node)
-    name = errno_name(err.errno)
-    where = origin.func
-    explain = err.explain or "(no explanation recorded)"
-    if explain.startswith(where + ": "):
-        explain = explain[len(where) + 2:]
-    lines = [f"{name} from {where}: {explain}"]
-    seen: set[int] = {id(err)}
-    for n in origin.walk():
-        e = n.error
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        deepest = origin_of(n)
-        why = f": {e.explain}" if e.explain else ""
-        lines.append(f"  said no: {deepest.func} -> {errno_name(e.errno)}{why}")
-    chain = [n.syscall_name() if n.kind == "syscall" else n.func for n in origin.chain()]
-    lines.append("  call chain: " + " > ".join(chain))
-    return "\n".join(lines)

@@ -36,14 +36,14 @@ def read_maps(pid: int, lo: int = 0, hi: int = 1 << 64) -> list[str]:
     return out
 
 
-def read_status(pid: int) -> dict[str, Any]:
-    """/proc/<pid>/status as a dict.
+def read_status(pid: int, proc: str = "/proc") -> dict[str, Any]:
+    """/proc/<pid>/status as a dict (`proc`: where procfs is mounted, e.g. a container's or a test's copy).
 
     Example: {"Name": "app", "State": "S (sleeping)", "Uid": (1000, 1000, 1000, 1000), "Groups": (5, 6),
     "CapEff": 0x80000, "Pid": 4242, ...}: Uid/Gid are (real, effective, saved, fs); Cap* are ints; fields
     not known to be numeric stay strings.
     """
-    with open(f"/proc/{pid}/status") as f:
+    with open(f"{proc}/{pid}/status") as f:
         text = f.read()
     out: dict[str, Any] = {}
     for line in text.splitlines():
